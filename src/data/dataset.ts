@@ -1,0 +1,73 @@
+// The in-memory shape of a labelled image data set, shared by the MNIST loader,
+// the synthetic lines generator and the worker threads.
+
+/** Images and labels in shared memory, so every worker reads the same bytes without copies. */
+export interface Dataset {
+  /** Number of samples. */
+  count: number;
+  /** Pixels per image (784 for MNIST). */
+  inputSize: number;
+  /** Number of classes (10 for MNIST). */
+  classes: number;
+  /** Image width and height, for display (28 x 28 for MNIST). */
+  rows: number;
+  cols: number;
+  /** count * inputSize pixel intensities 0-255, row-major, over a SharedArrayBuffer. */
+  pixels: Uint8Array;
+  /** count class labels, over a SharedArrayBuffer. */
+  labels: Uint8Array;
+  /**
+   * The nonzero pixels of every image, packed once at load: image i's entries are
+   * sparse.entries[sparse.offsets[i] .. sparse.offsets[i+1]), each `(pixelIndex << 8) | value`.
+   * About four in five MNIST pixels are zero, so kernels walk only these.
+   */
+  sparse: SparseImages;
+}
+
+export interface SparseImages {
+  offsets: Int32Array;
+  entries: Uint32Array;
+}
+
+/** Allocates a typed array over fresh shared memory, so worker threads can read it in place. */
+export function sharedUint8(length: number): Uint8Array {
+  return new Uint8Array(new SharedArrayBuffer(length));
+}
+
+/** Packs the nonzero pixels of each image (see Dataset.sparse) into shared memory. */
+export function packSparse(pixels: Uint8Array, count: number, inputSize: number): SparseImages {
+  let nonzero = 0;
+  for (let i = 0; i < pixels.length; i++) if (pixels[i] !== 0) nonzero++;
+  const offsets = new Int32Array(new SharedArrayBuffer(4 * (count + 1)));
+  const entries = new Uint32Array(new SharedArrayBuffer(4 * Math.max(1, nonzero)));
+  let at = 0;
+  for (let image = 0; image < count; image++) {
+    offsets[image] = at;
+    const base = image * inputSize;
+    for (let p = 0; p < inputSize; p++) {
+      const value = pixels[base + p];
+      if (value !== 0) entries[at++] = (p << 8) | value;
+    }
+  }
+  offsets[count] = at;
+  return { offsets, entries };
+}
+
+/** Builds a Dataset from pixels and labels already in shared memory. */
+export function makeDataset(
+  pixels: Uint8Array,
+  labels: Uint8Array,
+  shape: { count: number; rows: number; cols: number; classes: number },
+): Dataset {
+  const inputSize = shape.rows * shape.cols;
+  return {
+    count: shape.count,
+    inputSize,
+    classes: shape.classes,
+    rows: shape.rows,
+    cols: shape.cols,
+    pixels,
+    labels,
+    sparse: packSparse(pixels, shape.count, inputSize),
+  };
+}

@@ -1,0 +1,61 @@
+// Node side of reading a hand-drawn digit: a PNG file on disk -> the 784 MNIST-style inputs.
+
+import { readFileSync } from 'node:fs';
+import { PNG } from 'pngjs';
+import { UserError } from '../errors.js';
+import { grayFromRgba, toMnistInput } from './preprocess.js';
+
+/** Every PNG file starts with these eight bytes. */
+const SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+
+/** Larger images would take gigabytes once expanded to RGBA; no digit drawing needs them. */
+const MAX_PIXELS = 50_000_000;
+
+/** Why a failed read or decode failed, short enough to sit inside one sentence. */
+function shortReason(err: unknown): string {
+  const code = (err as NodeJS.ErrnoException | null)?.code;
+  if (code === 'EACCES' || code === 'EPERM') return 'permission denied';
+  if (code === 'EISDIR') return 'it is a folder';
+  const message = err instanceof Error ? err.message : String(err);
+  // pngjs's words for a file cut short.
+  if (/read requests wait/i.test(message)) return 'the file ends too early';
+  const line = (message.split('\n')[0] || 'unknown error').replace(/[.\s]+$/, '');
+  return line.length > 80 ? `${line.slice(0, 77)}...` : line;
+}
+
+/**
+ * Reads a PNG of any size, colour type and bit depth (pngjs expands everything to 8-bit
+ * RGBA) and turns it into MNIST inputs with grayFromRgba + toMnistInput.
+ */
+export function readDigitPng(path: string): Float32Array {
+  let bytes: Buffer;
+  try {
+    bytes = readFileSync(path);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') throw new UserError(`no image at ${path}.`);
+    throw new UserError(`${path} is not a readable PNG image (${shortReason(err)}).`);
+  }
+  if (bytes.length === 0) throw new UserError(`${path} is not a readable PNG image (the file is empty).`);
+  if (bytes.length < SIGNATURE.length || !bytes.subarray(0, SIGNATURE.length).equals(SIGNATURE)) {
+    throw new UserError(`${path} is not a readable PNG image (it does not start with the PNG signature).`);
+  }
+  // Look at the IHDR header (always the first chunk) before pngjs decodes: it cannot
+  // decode a 0-pixel image (which has no digit), and a huge one would exhaust memory.
+  if (bytes.length >= 24 && bytes.toString('latin1', 12, 16) === 'IHDR') {
+    const width = bytes.readUInt32BE(16);
+    const height = bytes.readUInt32BE(20);
+    if (width === 0 || height === 0) return toMnistInput(new Float32Array(0), 0, 0);
+    if (width * height > MAX_PIXELS) {
+      throw new UserError(`${path} is too large to read as a digit (${width}x${height} pixels; at most ${MAX_PIXELS} pixels).`);
+    }
+  }
+  let png: PNG;
+  try {
+    png = PNG.sync.read(bytes);
+  } catch (err) {
+    throw new UserError(`${path} is not a readable PNG image (${shortReason(err)}).`);
+  }
+  const gray = grayFromRgba(png.data, png.width, png.height);
+  return toMnistInput(gray, png.width, png.height);
+}

@@ -1,0 +1,100 @@
+// Seeded, counter-based randomness: every draw is a pure function of (seed, stream, counter),
+// so any epoch's order or any parameter's initial value can be recomputed anywhere
+// (main thread, worker, browser) without carrying generator state around.
+//
+// Stream ids in use: epoch numbers (shuffle order, below 0x1000), 0x1000+ (model init),
+// LINES_STREAM (the toy lines data set). Pick a fresh id for a new purpose.
+
+const C1 = 0xcc9e2d51;
+const C2 = 0x1b873593;
+const TWO_32 = 4294967296;
+
+/** One murmur3 block step: mixes the 32-bit word `k` into the running hash `h`. */
+function mixWord(h: number, k: number): number {
+  k = Math.imul(k, C1);
+  k = (k << 15) | (k >>> 17);
+  k = Math.imul(k, C2);
+  h ^= k;
+  h = (h << 13) | (h >>> 19);
+  return (Math.imul(h, 5) + 0xe6546b64) | 0;
+}
+
+/** murmur3's finaliser: every input bit flips each output bit with probability about 1/2. */
+function fmix32(h: number): number {
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
+}
+
+/**
+ * A well-mixed 32-bit unsigned integer from (seed, stream, counter): murmur3_32 of the
+ * four words seed, stream, counter low, counter high (counters may exceed 2^32).
+ */
+export function hash32(seed: number, stream: number, counter: number): number {
+  let h = mixWord(0, seed >>> 0);
+  h = mixWord(h, stream >>> 0);
+  h = mixWord(h, counter >>> 0);
+  h = mixWord(h, Math.floor(counter / TWO_32) >>> 0);
+  return fmix32(h ^ 16);
+}
+
+/** A uniform number in [0, 1) with 32 random bits. */
+export function uniform(seed: number, stream: number, counter: number): number {
+  return hash32(seed, stream, counter) / TWO_32;
+}
+
+/** A standard normal draw (Box-Muller over the uniforms at counters 2*index and 2*index+1). */
+export function normal(seed: number, stream: number, index: number): number {
+  // 1 - u lies in (0, 1], so the log never sees 0.
+  const u1 = 1 - uniform(seed, stream, 2 * index);
+  const u2 = uniform(seed, stream, 2 * index + 1);
+  return Math.sqrt(-2 * Math.log(u1)) * Math.cos(2 * Math.PI * u2);
+}
+
+/** A sequential generator over one (seed, stream): draw k is hash32(seed, stream, k). */
+export class Stream {
+  private counter = 0;
+
+  constructor(
+    private readonly seed: number,
+    private readonly stream: number,
+  ) {}
+
+  nextUint32(): number {
+    return hash32(this.seed, this.stream, this.counter++);
+  }
+
+  /** Uniform in [0, 1). */
+  nextFloat(): number {
+    return this.nextUint32() / TWO_32;
+  }
+
+  /** Uniform integer in [0, n) for 1 <= n <= 2^32, without modulo bias (rejects the short tail). */
+  nextBelow(n: number): number {
+    const reject = TWO_32 % n;
+    for (;;) {
+      const r = this.nextUint32();
+      if (r >= reject) return r % n;
+    }
+  }
+}
+
+/** The order of samples 0..n-1 in `epoch`: a Fisher-Yates shuffle driven by Stream(seed, epoch). */
+export function shuffledOrder(n: number, seed: number, epoch: number): Int32Array {
+  const order = new Int32Array(n);
+  for (let i = 0; i < n; i++) order[i] = i;
+  const rng = new Stream(seed, epoch);
+  for (let i = n - 1; i > 0; i--) {
+    const j = rng.nextBelow(i + 1);
+    const t = order[i];
+    order[i] = order[j];
+    order[j] = t;
+  }
+  return order;
+}
+
+/** The stream of the synthetic lines data set, far from epoch and init ids. */
+export const LINES_STREAM = 0x4c494e45; // 'LINE'
