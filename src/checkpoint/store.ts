@@ -1,0 +1,197 @@
+// Checkpoint files on disk: atomic save (temp file, fsync, rename, fsync the folder),
+// last.safetensors kept equal to the newest save, loading, listing and pruning.
+
+import { randomBytes } from 'node:crypto';
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { UserError } from '../errors.js';
+import { decodeCheckpoint, encodeCheckpoint } from './format.js';
+import type { Checkpoint } from './types.js';
+
+export const LAST_NAME = 'last.safetensors';
+const NUMBERED = /^epoch-(\d{4,})(?:-step-(\d{6,}))?\.safetensors$/;
+
+export interface CheckpointFile {
+  name: string;
+  path: string;
+  epoch: number;
+  step: number;
+}
+
+/** `epoch-0003.safetensors` at an epoch boundary (step 0), `epoch-0003-step-000120.safetensors` mid-epoch. */
+export function checkpointName(epoch: number, step: number): string {
+  const base = `epoch-${String(epoch).padStart(4, '0')}`;
+  return step === 0 ? `${base}.safetensors` : `${base}-step-${String(step).padStart(6, '0')}.safetensors`;
+}
+
+/** The (epoch, step) a numbered checkpoint's name encodes, or null for any other name. */
+export function parseCheckpointName(name: string): { epoch: number; step: number } | null {
+  const match = NUMBERED.exec(name);
+  if (!match) return null;
+  return { epoch: Number(match[1]), step: match[2] === undefined ? 0 : Number(match[2]) };
+}
+
+/** A short human reason for a file-system error, without Node's code and syscall noise. */
+export function describeFsError(error: unknown): string {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  switch (code) {
+    case 'EACCES':
+    case 'EPERM':
+      return 'permission denied';
+    case 'ENOSPC':
+      return 'the disk is full';
+    case 'EDQUOT':
+      return 'the disk quota is used up';
+    case 'EROFS':
+      return 'the file system is read-only';
+    case 'ENOTDIR':
+      return 'part of the path is a file, not a folder';
+    case 'EISDIR':
+      return 'it is a folder';
+    case 'ENOENT':
+      return 'no such file or folder';
+    case 'EEXIST':
+      return 'a file with that name is in the way';
+    default:
+      return error instanceof Error ? error.message : String(error);
+  }
+}
+
+function tempName(dir: string, fileName: string): string {
+  return path.join(dir, `.${fileName}.tmp-${process.pid}-${randomBytes(6).toString('hex')}`);
+}
+
+/** Writes bytes to a fresh temp file in `dir` and fsyncs it; returns the temp path, or removes it on failure. */
+async function writeTemp(dir: string, fileName: string, bytes: Uint8Array): Promise<string> {
+  const temp = tempName(dir, fileName);
+  // 'wx' so a name clash never overwrites someone else's file.
+  const handle = await fs.open(temp, 'wx');
+  try {
+    await handle.writeFile(bytes);
+    await handle.sync();
+    await handle.close();
+  } catch (e) {
+    await handle.close().catch(() => undefined);
+    await fs.rm(temp, { force: true }).catch(() => undefined);
+    throw e;
+  }
+  return temp;
+}
+
+/** Makes the renames durable; some platforms cannot open or fsync a folder, which costs only durability. */
+async function syncDir(dir: string): Promise<void> {
+  let handle;
+  try {
+    handle = await fs.open(dir, 'r');
+    await handle.sync();
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code !== 'EISDIR' && code !== 'EPERM' && code !== 'EINVAL' && code !== 'EBADF') throw e;
+  } finally {
+    await handle?.close();
+  }
+}
+
+/** Points last.safetensors at `finalPath`'s content atomically: hard link under a temp name, then rename over. */
+async function updateLast(dir: string, finalPath: string, bytes: Uint8Array): Promise<void> {
+  let temp: string | undefined = tempName(dir, LAST_NAME);
+  try {
+    try {
+      await fs.link(finalPath, temp);
+    } catch {
+      // File systems without hard links: a full second copy, written the same careful way.
+      temp = undefined;
+      temp = await writeTemp(dir, LAST_NAME, bytes);
+    }
+    await fs.rename(temp, path.join(dir, LAST_NAME));
+  } catch (e) {
+    if (temp !== undefined) await fs.rm(temp, { force: true }).catch(() => undefined);
+    throw e;
+  }
+}
+
+/**
+ * Saves `c` as dir/fileName and makes dir/last.safetensors the same content. A crash at
+ * any instant leaves both the previous checkpoint and last.safetensors whole. Returns the path.
+ */
+export async function saveCheckpoint(dir: string, fileName: string, c: Checkpoint): Promise<string> {
+  const bytes = encodeCheckpoint(c);
+  const finalPath = path.join(dir, fileName);
+  let temp: string | undefined;
+  try {
+    await fs.mkdir(dir, { recursive: true });
+    temp = await writeTemp(dir, fileName, bytes);
+    await fs.rename(temp, finalPath);
+    temp = undefined;
+    if (fileName !== LAST_NAME) await updateLast(dir, finalPath, bytes);
+    await syncDir(dir);
+  } catch (e) {
+    if (temp !== undefined) await fs.rm(temp, { force: true }).catch(() => undefined);
+    throw new UserError(`cannot save checkpoint ${finalPath}: ${describeFsError(e)}.`, { cause: e });
+  }
+  return finalPath;
+}
+
+/** Loads a checkpoint file, or dir/last.safetensors when given a folder. */
+export async function loadCheckpoint(file: string): Promise<Checkpoint> {
+  let target = file;
+  try {
+    if ((await fs.stat(file)).isDirectory()) target = path.join(file, LAST_NAME);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new UserError(`no checkpoint at ${file}; train one with \`nnfs train\`.`);
+    throw new UserError(`cannot read ${file}: ${describeFsError(e)}.`);
+  }
+  let bytes: Uint8Array;
+  try {
+    bytes = await fs.readFile(target);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new UserError(`no checkpoint at ${target}; train one with \`nnfs train\`.`);
+    throw new UserError(`cannot read ${target}: ${describeFsError(e)}.`);
+  }
+  return decodeCheckpoint(bytes, target);
+}
+
+/** Numbered checkpoints in `dir`, oldest first by (epoch, step); [] when the folder does not exist. */
+export async function listCheckpoints(dir: string): Promise<CheckpointFile[]> {
+  let names: string[];
+  try {
+    names = await fs.readdir(dir);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw new UserError(`cannot list ${dir}: ${describeFsError(e)}.`);
+  }
+  const files: CheckpointFile[] = [];
+  for (const name of names) {
+    const parsed = parseCheckpointName(name);
+    if (parsed) files.push({ name, path: path.join(dir, name), ...parsed });
+  }
+  return files.sort((a, b) => a.epoch - b.epoch || a.step - b.step || a.name.localeCompare(b.name));
+}
+
+/** Deletes all but the newest `keep` numbered checkpoints; never touches last.safetensors. Returns the removed paths. */
+export async function pruneCheckpoints(dir: string, keep: number): Promise<string[]> {
+  if (!Number.isInteger(keep) || keep < 0) throw new Error(`keep must be a non-negative integer, got ${keep}`);
+  const files = await listCheckpoints(dir);
+  const doomed = files.slice(0, Math.max(0, files.length - keep));
+  for (const f of doomed) {
+    try {
+      await fs.rm(f.path, { force: true });
+    } catch (e) {
+      throw new UserError(`cannot remove old checkpoint ${f.path}: ${describeFsError(e)}.`);
+    }
+  }
+  return doomed.map((f) => f.path);
+}
+
+/** Creates `dir` if needed and proves it writable with a probe file, so a bad --out fails before training. */
+export async function assertWritable(dir: string): Promise<void> {
+  const probe = path.join(dir, `.nnfs-write-probe-${process.pid}-${randomBytes(6).toString('hex')}`);
+  try {
+    await fs.mkdir(dir, { recursive: true });
+    await fs.writeFile(probe, 'probe', { flag: 'wx' });
+    await fs.rm(probe, { force: true });
+  } catch (e) {
+    await fs.rm(probe, { force: true }).catch(() => undefined);
+    throw new UserError(`cannot write to ${dir}: ${describeFsError(e)}.`);
+  }
+}
