@@ -1,0 +1,217 @@
+// Hand-drawn digit -> MNIST inputs: cropping, 20-pixel fit, centring by mass, polarity,
+// and reading real PNG files of several colour types and bit depths.
+
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PNG } from 'pngjs';
+import { afterAll, describe, expect, it } from 'vitest';
+import { UserError } from '../src/errors.js';
+import { readDigitPng } from '../src/data/png.js';
+import { grayFromRgba, toMnistInput } from '../src/data/preprocess.js';
+
+type Rgba = [number, number, number, number];
+const WHITE: Rgba = [255, 255, 255, 255];
+const BLACK: Rgba = [0, 0, 0, 255];
+
+function canvas(width: number, height: number, fill: Rgba): Uint8Array {
+  const rgba = new Uint8Array(width * height * 4);
+  for (let p = 0; p < width * height; p++) rgba.set(fill, p * 4);
+  return rgba;
+}
+
+/** Fills the inclusive rectangle [x0..x1] x [y0..y1]. */
+function rect(rgba: Uint8Array, width: number, x0: number, y0: number, x1: number, y1: number, color: Rgba): void {
+  for (let y = y0; y <= y1; y++) for (let x = x0; x <= x1; x++) rgba.set(color, (y * width + x) * 4);
+}
+
+/** A thick '1' (a bar with a flag at the top) on a 200x300 canvas. */
+function drawOne(background: Rgba, ink: Rgba): Uint8Array {
+  const rgba = canvas(200, 300, background);
+  rect(rgba, 200, 90, 40, 115, 259, ink); // the stem, 26 x 220
+  rect(rgba, 200, 60, 40, 89, 62, ink); // the flag
+  return rgba;
+}
+
+function inkBox(img: Float32Array): { width: number; height: number } {
+  let x0 = 28, x1 = -1, y0 = 28, y1 = -1;
+  for (let y = 0; y < 28; y++) {
+    for (let x = 0; x < 28; x++) {
+      if (img[y * 28 + x] > 0) {
+        x0 = Math.min(x0, x); x1 = Math.max(x1, x); y0 = Math.min(y0, y); y1 = Math.max(y1, y);
+      }
+    }
+  }
+  return { width: x1 - x0 + 1, height: y1 - y0 + 1 };
+}
+
+function centreOfMass(img: Float32Array): { x: number; y: number } {
+  let m = 0, mx = 0, my = 0;
+  for (let y = 0; y < 28; y++) {
+    for (let x = 0; x < 28; x++) {
+      const v = img[y * 28 + x];
+      m += v; mx += x * v; my += y * v;
+    }
+  }
+  return { x: mx / m, y: my / m };
+}
+
+function thrown(fn: () => unknown): Error {
+  try {
+    fn();
+  } catch (err) {
+    return err as Error;
+  }
+  throw new Error('expected a throw');
+}
+
+function expectUserError(fn: () => unknown, message: string): void {
+  const err = thrown(fn);
+  expect(err).toBeInstanceOf(UserError);
+  expect(err.message).toBe(message);
+}
+
+const EMPTY = 'the image is empty: no digit found.';
+const oneInput = toMnistInput(grayFromRgba(drawOne(WHITE, BLACK), 200, 300), 200, 300);
+
+describe('toMnistInput', () => {
+  it('fits a thick 1 into 20 pixels and centres its mass at (14, 14)', () => {
+    expect(oneInput).toHaveLength(784);
+    const box = inkBox(oneInput);
+    expect(Math.max(box.width, box.height)).toBe(20);
+    expect(box.height).toBe(20);
+    expect(box.width).toBeLessThan(20);
+    const com = centreOfMass(oneInput);
+    expect(Math.abs(com.x - 14)).toBeLessThanOrEqual(1);
+    expect(Math.abs(com.y - 14)).toBeLessThanOrEqual(1);
+    expect(Math.max(...oneInput)).toBeCloseTo(1, 5);
+    expect(Math.min(...oneInput)).toBe(0);
+  });
+
+  it('gives the same input for dark-on-light, light-on-dark and ink on a transparent canvas', () => {
+    const lightOnDark = toMnistInput(grayFromRgba(drawOne(BLACK, WHITE), 200, 300), 200, 300);
+    const transparent = toMnistInput(grayFromRgba(drawOne([0, 0, 0, 0], BLACK), 200, 300), 200, 300);
+    expect([...lightOnDark]).toEqual([...oneInput]);
+    expect([...transparent]).toEqual([...oneInput]);
+  });
+
+  it('keeps a one-pixel outline visible when shrinking 14 times (area averaging)', () => {
+    // A 280x280 square outline, inset so the canvas border stays white background.
+    const rgba = canvas(300, 300, WHITE);
+    rect(rgba, 300, 10, 10, 289, 10, BLACK);
+    rect(rgba, 300, 10, 289, 289, 289, BLACK);
+    rect(rgba, 300, 10, 10, 10, 289, BLACK);
+    rect(rgba, 300, 289, 10, 289, 289, BLACK);
+    const img = toMnistInput(grayFromRgba(rgba, 300, 300), 300, 300);
+    const box = inkBox(img);
+    expect(box).toEqual({ width: 20, height: 20 });
+    // Every pixel of the outline's 20x20 ring still holds some ink.
+    let ringInk = 0;
+    for (let i = 0; i < 784; i++) if (img[i] > 0.05) ringInk++;
+    expect(ringInk).toBe(4 * 20 - 4);
+  });
+
+  it('scales a small digit up so its longer side is 20 pixels', () => {
+    const gray = new Float32Array(8 * 12);
+    for (let y = 1; y <= 10; y++) for (let x = 2; x <= 6; x++) gray[y * 8 + x] = 0.5; // 5 x 10 of grey ink
+    const img = toMnistInput(gray, 8, 12);
+    expect(inkBox(img)).toEqual({ width: 10, height: 20 });
+    expect(Math.max(...img)).toBeCloseTo(1, 5); // ink is rescaled so the darkest stroke is 1
+  });
+
+  it('refuses an empty image with one clear sentence', () => {
+    expectUserError(() => toMnistInput(grayFromRgba(canvas(50, 40, WHITE), 50, 40), 50, 40), EMPTY);
+    expectUserError(() => toMnistInput(grayFromRgba(canvas(50, 40, BLACK), 50, 40), 50, 40), EMPTY);
+    expectUserError(() => toMnistInput(new Float32Array(0), 0, 0), EMPTY);
+  });
+});
+
+describe('grayFromRgba', () => {
+  it('uses luminance, composites alpha over white and inverts a light background', () => {
+    const rgba = canvas(3, 3, WHITE);
+    rgba.set([255, 0, 0, 255], 4 * 4); // the centre is pure red
+    const gray = grayFromRgba(rgba, 3, 3);
+    expect(gray[0]).toBeCloseTo(0, 6);
+    expect(gray[4]).toBeCloseTo(1 - 0.299, 5);
+    const faint = canvas(3, 3, WHITE);
+    faint.set([0, 0, 0, 128], 4 * 4); // half-transparent black on white
+    expect(grayFromRgba(new Uint8ClampedArray(faint), 3, 3)[4]).toBeCloseTo(128 / 255, 5);
+  });
+});
+
+describe('readDigitPng', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'nnfs-png-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  function writePng(name: string, png: PNG, options: Parameters<typeof PNG.sync.write>[1]): string {
+    const path = join(dir, name);
+    writeFileSync(path, PNG.sync.write(png, options));
+    return path;
+  }
+
+  /** A byte of the IHDR chunk as written: 24 is the bit depth, 25 the colour type. */
+  function headerByte(path: string, offset: number): number {
+    return readFileSync(path)[offset];
+  }
+
+  function rgbaPng(rgba: Uint8Array, width: number, height: number): PNG {
+    const png = new PNG({ width, height });
+    png.data = Buffer.from(rgba);
+    return png;
+  }
+
+  it('reads an 8-bit RGBA PNG', () => {
+    const path = writePng('rgba.png', rgbaPng(drawOne(WHITE, BLACK), 200, 300), {});
+    expect([...readDigitPng(path)]).toEqual([...oneInput]);
+  });
+
+  it('reads an RGB PNG without alpha', () => {
+    const path = writePng('rgb.png', rgbaPng(drawOne(WHITE, BLACK), 200, 300), { colorType: 2 });
+    expect(headerByte(path, 25)).toBe(2); // colour type 2: RGB, no alpha
+    expect([...readDigitPng(path)]).toEqual([...oneInput]);
+  });
+
+  it('reads a 16-bit grayscale PNG', () => {
+    const rgba = drawOne(WHITE, BLACK);
+    const gray16 = new Uint16Array(200 * 300);
+    for (let p = 0; p < gray16.length; p++) gray16[p] = rgba[p * 4] === 255 ? 65535 : 0;
+    const png = new PNG({ width: 200, height: 300, bitDepth: 16, colorType: 0, inputColorType: 0, inputHasAlpha: false });
+    png.data = Buffer.from(gray16.buffer);
+    const path = writePng('gray16.png', png, { bitDepth: 16, colorType: 0, inputColorType: 0, inputHasAlpha: false });
+    expect(headerByte(path, 24)).toBe(16); // bit depth
+    expect(headerByte(path, 25)).toBe(0); // colour type 0: grayscale
+    expect([...readDigitPng(path)]).toEqual([...oneInput]);
+  });
+
+  it('says so when there is no file', () => {
+    const path = join(dir, 'nothing-here.png');
+    expectUserError(() => readDigitPng(path), `no image at ${path}.`);
+  });
+
+  it('refuses a file that is not a PNG', () => {
+    const path = join(dir, 'notes.png');
+    writeFileSync(path, 'this is text, not an image\n');
+    expectUserError(() => readDigitPng(path), `${path} is not a readable PNG image (it does not start with the PNG signature).`);
+  });
+
+  it('refuses a truncated PNG', () => {
+    const whole = PNG.sync.write(rgbaPng(drawOne(WHITE, BLACK), 200, 300));
+    const path = join(dir, 'truncated.png');
+    writeFileSync(path, whole.subarray(0, Math.floor(whole.length / 2)));
+    expectUserError(() => readDigitPng(path), `${path} is not a readable PNG image (the file ends too early).`);
+  });
+
+  it('refuses an empty file and a folder', () => {
+    const path = join(dir, 'empty.png');
+    writeFileSync(path, '');
+    expectUserError(() => readDigitPng(path), `${path} is not a readable PNG image (the file is empty).`);
+    expectUserError(() => readDigitPng(dir), `${dir} is not a readable PNG image (it is a folder).`);
+  });
+
+  it('treats a 0x0 PNG and an all-white PNG as empty images', () => {
+    const zero = writePng('zero.png', new PNG({ width: 0, height: 0 }), {});
+    expectUserError(() => readDigitPng(zero), EMPTY);
+    const blank = writePng('blank.png', rgbaPng(canvas(30, 30, WHITE), 30, 30), {});
+    expectUserError(() => readDigitPng(blank), EMPTY);
+  });
+});
