@@ -1,0 +1,45 @@
+#!/usr/bin/env node
+// The nnfs command line: one yargs command module per verb (src/commands), no logic here
+// beyond parsing and turning failures into one clear sentence on stderr.
+
+import yargs from 'yargs';
+import { hideBin } from 'yargs/helpers';
+import { UserError } from './errors.js';
+import { RunFailure } from './train/coordinator.js';
+import * as train from './commands/train.js';
+
+/** Prints a failure as one sentence and sets a non-zero exit; stack traces only for real bugs or NNFS_DEBUG. */
+export function reportFailure(error: unknown): void {
+  const debug = Boolean(process.env.NNFS_DEBUG);
+  if (error instanceof UserError || error instanceof RunFailure) {
+    const text = error.message.endsWith('.') ? error.message : `${error.message}.`;
+    process.stderr.write(`nnfs: ${text}\n`);
+    if (debug) process.stderr.write(`${error.stack}\n`);
+  } else {
+    const message = error instanceof Error ? error.message : String(error);
+    process.stderr.write(`nnfs: internal error: ${message} (set NNFS_DEBUG=1 for details)\n`);
+    if (debug && error instanceof Error) process.stderr.write(`${error.stack}\n`);
+  }
+  process.exitCode = 1;
+}
+
+async function main(): Promise<void> {
+  await yargs(hideBin(process.argv))
+    .scriptName('nnfs')
+    .usage('$0 <command> [options]\n\nTrains small neural networks on MNIST from scratch, on every core.')
+    .command(train)
+    .demandCommand(1, 'name a command; see nnfs --help.')
+    .strict()
+    .recommendCommands()
+    .wrap(Math.min(110, process.stdout.columns || 100))
+    .fail((message, error) => {
+      // yargs' own messages (unknown flag, missing command) and our coerce errors end up here.
+      throw error ?? new UserError(message);
+    })
+    .help()
+    .alias('h', 'help')
+    .version()
+    .parseAsync();
+}
+
+main().catch(reportFailure);

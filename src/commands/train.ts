@@ -1,0 +1,79 @@
+// `nnfs train`: trains a network from scratch on MNIST (or --data) with every core.
+
+import type { Argv } from 'yargs';
+import { DEFAULTS, validateConfig, type InitName, type OptimizerName, type TrainConfig } from '../config.js';
+import { loadMnist } from '../data/mnist.js';
+import type { KernelName } from '../model/kernels.js';
+import { choice, dataOption, integer, integerList, jsonOption, path, positive, threadsOption } from './flags.js';
+import { newRunFolder, runTraining } from './training-run.js';
+
+export const command = 'train';
+export const describe = 'train a network on MNIST with every core, saving checkpoints each epoch';
+
+export function builder(yargs: Argv) {
+  return yargs
+    .option('threads', threadsOption)
+    .option('epochs', { type: 'string', describe: 'epochs to train', default: String(DEFAULTS.epochs), coerce: integer('epochs', 1, 1_000_000) })
+    .option('batch-size', { type: 'string', describe: 'samples per optimiser step', default: String(DEFAULTS.batchSize), coerce: integer('batch-size', 1, 1_000_000) })
+    .option('lr', { type: 'string', describe: 'learning rate', default: String(DEFAULTS.lr), coerce: positive('lr') })
+    .option('optimizer', { type: 'string', describe: 'sgd | momentum | adam', default: DEFAULTS.optimizer, coerce: choice<OptimizerName>('optimizer', ['sgd', 'momentum', 'adam']) })
+    .option('hidden', { type: 'string', describe: 'hidden layer widths, e.g. 16 or 128,64', default: DEFAULTS.hidden.join(','), coerce: integerList('hidden', 1, 100_000) })
+    .option('init', { type: 'string', describe: "he (N(0, 2/fan_in)) or randn (the original's N(0, 1))", default: DEFAULTS.init, coerce: choice<InitName>('init', ['he', 'randn']) })
+    .option('momentum', { type: 'string', describe: 'momentum coefficient (--optimizer momentum)', default: String(DEFAULTS.momentum), coerce: positive('momentum') })
+    .option('seed', { type: 'string', describe: 'seed for initialisation and shuffling', default: String(DEFAULTS.seed), coerce: integer('seed', 0, 0xffffffff) })
+    .option('microbatch', { type: 'string', describe: 'samples per gradient slot (fixes the summation order)', default: String(DEFAULTS.microbatch), coerce: integer('microbatch', 1, 1_000_000) })
+    .option('kernel', { type: 'string', describe: 'sparse (nonzero pixels only) or dense (the reference)', default: 'sparse', coerce: choice<KernelName>('kernel', ['sparse', 'dense']) })
+    .option('data', dataOption)
+    .option('out', { type: 'string', describe: 'run folder for checkpoints and metrics.jsonl', defaultDescription: 'checkpoints/run-<time>', coerce: path('out') })
+    .option('save-every-steps', { type: 'string', describe: 'also save a checkpoint every N steps within an epoch (0: epoch ends only)', default: '0', coerce: integer('save-every-steps', 0, 1_000_000_000) })
+    .option('keep', { type: 'string', describe: 'keep only the newest N numbered checkpoints (0: all)', default: '0', coerce: integer('keep', 0, 1_000_000) })
+    .option('json', jsonOption)
+    .example('$0 train', 'the default recipe on every core')
+    .example('$0 train --optimizer sgd --lr 0.01 --batch-size 1 --init randn --epochs 200', "the original project's recipe")
+    .example('$0 train --threads 8 --hidden 128,64 --epochs 10 --out checkpoints/big', 'a bigger model');
+}
+
+interface TrainArgs {
+  threads: number;
+  epochs: number;
+  batchSize: number;
+  lr: number;
+  optimizer: OptimizerName;
+  hidden: number[];
+  init: InitName;
+  momentum: number;
+  seed: number;
+  microbatch: number;
+  kernel: KernelName;
+  data?: string;
+  out?: string;
+  saveEverySteps: number;
+  keep: number;
+  json: boolean;
+}
+
+export async function handler(args: TrainArgs): Promise<void> {
+  const config: TrainConfig = validateConfig({
+    ...DEFAULTS,
+    hidden: args.hidden,
+    optimizer: args.optimizer,
+    lr: args.lr,
+    batchSize: args.batchSize,
+    epochs: args.epochs,
+    seed: args.seed,
+    init: args.init,
+    momentum: args.momentum,
+    microbatch: args.microbatch,
+  });
+  const data = loadMnist(args.data);
+  process.exitCode = await runTraining({
+    config,
+    data,
+    threads: args.threads,
+    outDir: args.out ?? newRunFolder(),
+    json: args.json,
+    kernel: args.kernel,
+    saveEverySteps: args.saveEverySteps,
+    keep: args.keep,
+  });
+}

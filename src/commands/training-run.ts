@@ -1,0 +1,107 @@
+// What `train` and `resume` share once their flags are parsed: load the data, run a
+// session with the right reporter, handle Ctrl-C, and print how it ended.
+
+import { dirname, join, relative } from 'node:path';
+import { assertWritable } from '../checkpoint/store.js';
+import type { Checkpoint } from '../checkpoint/types.js';
+import type { TrainConfig } from '../config.js';
+import { UserError } from '../errors.js';
+import type { Mnist } from '../data/mnist.js';
+import type { KernelName } from '../model/kernels.js';
+import { BarReporter, JsonReporter, LineReporter } from '../report/progress.js';
+import { Session, type Reporter } from '../train/session.js';
+
+export interface TrainingRunOptions {
+  config: TrainConfig;
+  data: Mnist;
+  threads: number;
+  outDir: string;
+  json: boolean;
+  kernel?: KernelName;
+  resume?: Checkpoint;
+  saveEverySteps: number;
+  keep: number;
+}
+
+/** Exit status for a run stopped by Ctrl-C or SIGTERM, as shells report a SIGINT death. */
+export const INTERRUPTED_EXIT_CODE = 130;
+
+function chooseReporter(options: TrainingRunOptions): Reporter {
+  if (options.json) return new JsonReporter();
+  if (process.stdout.isTTY) return new BarReporter(options.config.batchSize, options.data.train.count);
+  return new LineReporter();
+}
+
+/** Where informational lines go: stderr with --json, so stdout stays machine-readable. */
+function info(options: TrainingRunOptions, line: string): void {
+  (options.json ? process.stderr : process.stdout).write(line + '\n');
+}
+
+export async function runTraining(options: TrainingRunOptions): Promise<number> {
+  const { config, data, threads, outDir } = options;
+  await assertWritable(outDir);
+  const sizes = [data.train.inputSize, ...config.hidden, data.train.classes].join('-');
+  const verb = options.resume ? `resuming epoch ${options.resume.position.epoch + 1}${options.resume.position.step ? ` at step ${options.resume.position.step}` : ''} of` : 'training';
+  info(options, `${verb} ${sizes} (${config.optimizer}, lr ${config.lr}, batch ${config.batchSize}) on ${data.train.count} images with ${threads} thread${threads === 1 ? '' : 's'} -> ${outDir}`);
+
+  const session = new Session({
+    config,
+    data,
+    threads,
+    outDir,
+    kernel: options.kernel,
+    resume: options.resume,
+    saveEverySteps: options.saveEverySteps,
+    keep: options.keep,
+    reporter: chooseReporter(options),
+  });
+  let signals = 0;
+  const onSignal = () => {
+    signals++;
+    if (signals > 1) {
+      // Checkpoints are written to a temporary name and renamed, so leaving now loses nothing saved.
+      process.stderr.write('\nstopped at once; the last saved checkpoint is intact.\n');
+      process.exit(INTERRUPTED_EXIT_CODE);
+    }
+    process.stderr.write('\nfinishing the current step and saving a checkpoint (Ctrl-C again to quit at once)…\n');
+    session.requestStop();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  const started = performance.now();
+  try {
+    const result = await session.run();
+    const seconds = (performance.now() - started) / 1000;
+    const last = result.metrics.at(-1);
+    if (result.status === 'interrupted') {
+      const resumeFrom = result.checkpoint ? join(dirname(result.checkpoint), 'last.safetensors') : undefined;
+      process.stderr.write(
+        resumeFrom
+          ? `interrupted at epoch ${result.position.epoch + 1}, step ${result.position.step}; continue with:\n  npx nnfs resume --checkpoint ${relativeOrAbsolute(resumeFrom)} --epochs ${config.epochs}\n`
+          : 'interrupted before any checkpoint was saved.\n',
+      );
+      return INTERRUPTED_EXIT_CODE;
+    }
+    if (last && result.checkpoint) {
+      info(options, `done: test accuracy ${(last.testAccuracy * 100).toFixed(2)}% after epoch ${last.epoch} (${seconds.toFixed(2)} s); checkpoint ${relativeOrAbsolute(join(dirname(result.checkpoint), 'last.safetensors'))}`);
+    } else if (options.resume) {
+      throw new UserError(`the checkpoint already has ${options.resume.position.epoch} of ${config.epochs} epochs; pass a larger --epochs to continue.`);
+    }
+    return 0;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    await session.close();
+  }
+}
+
+function relativeOrAbsolute(path: string): string {
+  const rel = relative(process.cwd(), path);
+  return rel.startsWith('..') ? path : rel;
+}
+
+/** A fresh run folder name under checkpoints/, sortable by time. */
+export function newRunFolder(): string {
+  const stamp = new Date().toISOString().replace(/[:T]/g, '-').replace(/\..*/, '');
+  return join('checkpoints', `run-${stamp}`);
+}

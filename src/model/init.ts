@@ -1,0 +1,26 @@
+// Seeded initialisation: each parameter's value is a pure function of (seed, layer, index),
+// so a run is reproducible from its seed alone.
+
+import type { InitName } from '../config.js';
+import { normal } from '../rng.js';
+import type { ModelSpec } from './spec.js';
+
+/** Random streams for initialisation, apart from the shuffle streams (which use the epoch). */
+const INIT_STREAM = 0x1000;
+
+/**
+ * 'he': weights N(0, 2/fan_in), biases 0 (the usual choice for ReLU).
+ * 'randn': weights and biases N(0, 1), as the original project (np.random.randn).
+ */
+export function initParams(spec: ModelSpec, init: InitName, seed: number, params: Float32Array): void {
+  spec.layers.forEach((layer, l) => {
+    const weightScale = init === 'he' ? Math.sqrt(2 / layer.inputs) : 1;
+    const weights = layer.inputs * layer.outputs;
+    for (let k = 0; k < weights; k++) {
+      params[layer.weightOffset + k] = weightScale * normal(seed, INIT_STREAM + 2 * l, k);
+    }
+    for (let o = 0; o < layer.outputs; o++) {
+      params[layer.biasOffset + o] = init === 'he' ? 0 : normal(seed, INIT_STREAM + 2 * l + 1, o);
+    }
+  });
+}

@@ -1,0 +1,91 @@
+// How a training session shows itself: a progress bar on a terminal, one plain line per
+// epoch elsewhere, or one JSON object per epoch with --json.
+
+import cliProgress from 'cli-progress';
+import type { EpochMetrics, Reporter } from '../train/session.js';
+
+export function formatRate(samplesPerSecond: number): string {
+  return `${Math.round(samplesPerSecond).toLocaleString('en-US')} samples/s`;
+}
+
+export function formatEpochLine(m: EpochMetrics, epochs: number): string {
+  const width = String(epochs).length;
+  return [
+    `epoch ${String(m.epoch).padStart(width)}/${epochs}`,
+    `train loss ${m.trainLoss.toFixed(4)}`,
+    `test loss ${m.testLoss.toFixed(4)}`,
+    `test accuracy ${(m.testAccuracy * 100).toFixed(2)}%`,
+    `${m.seconds.toFixed(2)} s`,
+    formatRate(m.samplesPerSecond),
+  ].join('  ');
+}
+
+/** One JSON object per epoch on stdout. */
+export class JsonReporter implements Reporter {
+  epochStart(): void {}
+  progress(): void {}
+  epochEnd(m: EpochMetrics): void {
+    process.stdout.write(JSON.stringify(m) + '\n');
+  }
+}
+
+/** One line per epoch, for logs and pipes. */
+export class LineReporter implements Reporter {
+  private epochs = 0;
+  epochStart(_epoch: number, epochs: number): void {
+    this.epochs = epochs;
+  }
+  progress(): void {}
+  epochEnd(m: EpochMetrics): void {
+    process.stdout.write(formatEpochLine(m, this.epochs) + '\n');
+  }
+}
+
+/** A live bar with throughput and ETA while an epoch runs, then the epoch's line. */
+export class BarReporter implements Reporter {
+  private bar?: cliProgress.SingleBar;
+  private epochs = 0;
+  private batch: number;
+  private samples: number;
+
+  constructor(batchSize: number, samples: number) {
+    this.batch = batchSize;
+    this.samples = samples;
+  }
+
+  epochStart(epoch: number, epochs: number, steps: number, fromStep: number): void {
+    this.epochs = epochs;
+    this.bar = new cliProgress.SingleBar(
+      {
+        format: `epoch ${epoch}/${epochs} {bar} {percentage}% | {samples}/{total} samples | {rate} | ETA {eta_formatted}`,
+        hideCursor: true,
+        clearOnComplete: true,
+        etaBuffer: 20,
+        stream: process.stdout,
+      },
+      cliProgress.Presets.shades_classic,
+    );
+    this.bar.start(steps, fromStep, { samples: Math.min(this.samples, fromStep * this.batch), rate: '…' });
+    this.started = performance.now();
+    this.fromStep = fromStep;
+  }
+
+  private started = 0;
+  private fromStep = 0;
+
+  progress(step: number): void {
+    if (!this.bar) return;
+    const seconds = (performance.now() - this.started) / 1000;
+    const done = (step - this.fromStep) * this.batch;
+    this.bar.update(step, {
+      samples: Math.min(this.samples, step * this.batch),
+      rate: seconds > 0 ? formatRate(done / seconds) : '…',
+    });
+  }
+
+  epochEnd(m: EpochMetrics): void {
+    this.bar?.stop();
+    this.bar = undefined;
+    process.stdout.write(formatEpochLine(m, this.epochs) + '\n');
+  }
+}

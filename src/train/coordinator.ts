@@ -1,0 +1,147 @@
+// The coordinator: owns a run's shared buffers and the worker pool, and runs segments of
+// steps and evaluations on the workers. It knows nothing of files, flags or terminals.
+
+import { randomUUID } from 'node:crypto';
+import { availableParallelism } from 'node:os';
+import type { Piscina } from 'piscina';
+import type { TrainConfig } from '../config.js';
+import type { Dataset } from '../data/dataset.js';
+import type { KernelName } from '../model/kernels.js';
+import type { ModelSpec } from '../model/spec.js';
+import { optimizerStateNames } from './optimizer.js';
+import { createPool } from './pool.js';
+import { Control, Failure, PHASE_A, PHASE_SHIFT, stepGeometry, type EvaluateResult, type SharedRun, type StepGeometry } from './protocol.js';
+
+/** Test-set evaluation is cut into this many pieces, whatever the thread count, so its sums are deterministic. */
+const EVALUATION_PIECES = 16;
+
+export interface Evaluation {
+  loss: number;
+  accuracy: number;
+  correct: number;
+  count: number;
+}
+
+/** A worker died or the loss stopped being a finite number; the run cannot go on. */
+export class RunFailure extends Error {
+  constructor(message: string, readonly step?: number) {
+    super(message);
+  }
+}
+
+function sharedFloat32(length: number): Float32Array {
+  return new Float32Array(new SharedArrayBuffer(4 * length));
+}
+
+export class Coordinator {
+  readonly run: SharedRun;
+  readonly geometry: StepGeometry;
+  private readonly pool: Piscina;
+
+  constructor(
+    readonly spec: ModelSpec,
+    config: TrainConfig,
+    data: { train: Dataset; test: Dataset },
+    readonly threads: number,
+    kernel: KernelName = 'sparse',
+  ) {
+    const geometry = stepGeometry(config, data.train.count);
+    const cores = availableParallelism();
+    const state: Record<string, Float32Array> = {};
+    for (const name of optimizerStateNames(config.optimizer)) state[name] = sharedFloat32(spec.paramCount);
+    this.geometry = geometry;
+    this.run = {
+      runId: randomUUID(),
+      sizes: spec.sizes,
+      config,
+      kernel,
+      train: data.train,
+      test: data.test,
+      params: sharedFloat32(spec.paramCount),
+      state,
+      grads: sharedFloat32(geometry.fused ? 1 : geometry.microbatchesPerStep * spec.paramCount),
+      order: new Int32Array(new SharedArrayBuffer(4 * data.train.count)),
+      losses: new Float64Array(new SharedArrayBuffer(8 * geometry.stepsPerEpoch * geometry.microbatchesPerStep)),
+      control: new Int32Array(new SharedArrayBuffer(4 * Control.LENGTH)),
+      // Spinning only pays when every thread has a core of its own; otherwise it steals
+      // the core from the thread that holds the work.
+      spin: threads <= cores ? 2000 : 0,
+      wake: Math.min(threads, cores) - 1,
+    };
+    this.pool = createPool(threads);
+  }
+
+  /**
+   * Runs steps [from, to) of the current epoch (run.order must hold its sample order) and
+   * resolves with the step reached: `to`, or earlier after requestStop().
+   */
+  async trainSteps(from: number, to: number, stepsBeforeEpoch: number): Promise<number> {
+    const c = this.run.control;
+    Atomics.store(c, Control.STOP, 0);
+    Atomics.store(c, Control.FAILED, Failure.NONE);
+    Atomics.store(c, Control.DONE, 0);
+    Atomics.store(c, Control.STEP, from);
+    Atomics.store(c, Control.STEP_END, to);
+    Atomics.store(c, Control.T_BASE, stepsBeforeEpoch);
+    Atomics.store(c, Control.TICKET, PHASE_A << PHASE_SHIFT);
+    Atomics.add(c, Control.SEQ, 1);
+    const tasks = Array.from({ length: this.threads }, () => this.pool.run({ kind: 'train', run: this.run }));
+    await this.settle(tasks);
+    if (Atomics.load(c, Control.FAILED) === Failure.DIVERGED) {
+      const step = Atomics.load(c, Control.FAILED_STEP);
+      throw new RunFailure(`the loss became infinite or NaN at step ${step + 1}`, step);
+    }
+    return Atomics.load(c, Control.STEP);
+  }
+
+  /** Asks the workers to finish the current step and end the segment there. */
+  requestStop(): void {
+    Atomics.store(this.run.control, Control.STOP, 1);
+  }
+
+  /** The step the running segment has reached, for progress reports. */
+  currentStep(): number {
+    return Atomics.load(this.run.control, Control.STEP);
+  }
+
+  /** Mean loss and accuracy over a whole split, computed in parallel in fixed pieces. */
+  async evaluate(split: 'train' | 'test' = 'test'): Promise<Evaluation> {
+    const count = this.run[split].count;
+    const pieces = Math.min(EVALUATION_PIECES, count);
+    const results = await this.settle(
+      Array.from({ length: pieces }, (_, p) =>
+        this.pool.run({ kind: 'evaluate', run: this.run, split, from: Math.floor((p * count) / pieces), to: Math.floor(((p + 1) * count) / pieces) }) as Promise<EvaluateResult>,
+      ),
+    );
+    let lossSum = 0;
+    let correct = 0;
+    for (const r of results) {
+      lossSum += r.lossSum;
+      correct += r.correct;
+    }
+    return { loss: lossSum / count, accuracy: correct / count, correct, count };
+  }
+
+  /** Awaits every task; if one fails, tells the others to stop and reports the first failure. */
+  private async settle<T>(tasks: Promise<T>[]): Promise<T[]> {
+    const outcomes = await Promise.allSettled(
+      tasks.map((t) =>
+        t.catch((error: unknown) => {
+          Atomics.store(this.run.control, Control.FAILED, Failure.WORKER);
+          Atomics.notify(this.run.control, Control.SEQ);
+          throw error;
+        }),
+      ),
+    );
+    const failed = outcomes.find((o) => o.status === 'rejected');
+    if (failed) {
+      const reason = (failed as PromiseRejectedResult).reason;
+      throw new RunFailure(`a worker thread failed: ${reason instanceof Error ? reason.message : String(reason)}`);
+    }
+    return outcomes.map((o) => (o as PromiseFulfilledResult<T>).value);
+  }
+
+  async close(): Promise<void> {
+    await this.pool.destroy();
+  }
+}

@@ -1,0 +1,63 @@
+// Optimisers. Each step sums the microbatch gradient slots in a fixed order (slot 0, 1, ...)
+// and updates one range of parameters, so any thread may update any range and the
+// result is the same bit for bit.
+
+import type { TrainConfig } from '../config.js';
+
+/** Names of the state vectors each optimiser keeps, each as long as the parameters. */
+export function optimizerStateNames(optimizer: TrainConfig['optimizer']): string[] {
+  if (optimizer === 'momentum') return ['velocity'];
+  if (optimizer === 'adam') return ['m', 'v'];
+  return [];
+}
+
+export interface UpdateArgs {
+  config: TrainConfig;
+  params: Float32Array;
+  /** slotCount gradient slots of paramCount floats each, back to back. */
+  grads: Float32Array;
+  slotCount: number;
+  /** 1 / samples in the batch: the gradient is the batch mean. */
+  scale: number;
+  state: Record<string, Float32Array>;
+  /** 1-based count of optimiser steps including this one (Adam's bias correction). */
+  t: number;
+  from: number;
+  to: number;
+}
+
+/** Reduces the gradient slots over parameters [from, to) and applies the optimiser there. */
+export function reduceAndUpdate(a: UpdateArgs): void {
+  const { config, params, grads, slotCount, scale, from, to } = a;
+  const paramCount = params.length;
+  const lr = config.lr;
+  if (config.optimizer === 'sgd') {
+    for (let k = from; k < to; k++) {
+      params[k] -= lr * (sumSlots(grads, slotCount, paramCount, k) * scale);
+    }
+  } else if (config.optimizer === 'momentum') {
+    const velocity = a.state.velocity;
+    const mu = config.momentum;
+    for (let k = from; k < to; k++) {
+      const v = (velocity[k] = mu * velocity[k] + sumSlots(grads, slotCount, paramCount, k) * scale);
+      params[k] -= lr * v;
+    }
+  } else {
+    const { m, v } = a.state;
+    const { beta1, beta2, eps } = config;
+    const stepSize = lr / (1 - Math.pow(beta1, a.t));
+    const secondCorrection = 1 / (1 - Math.pow(beta2, a.t));
+    for (let k = from; k < to; k++) {
+      const g = sumSlots(grads, slotCount, paramCount, k) * scale;
+      const mk = (m[k] = beta1 * m[k] + (1 - beta1) * g);
+      const vk = (v[k] = beta2 * v[k] + (1 - beta2) * g * g);
+      params[k] -= (stepSize * mk) / (Math.sqrt(vk * secondCorrection) + eps);
+    }
+  }
+}
+
+function sumSlots(grads: Float32Array, slotCount: number, stride: number, k: number): number {
+  let g = grads[k];
+  for (let s = 1; s < slotCount; s++) g += grads[s * stride + k];
+  return g;
+}

@@ -1,0 +1,101 @@
+// The one declaration of what the coordinator and the worker threads share: the buffers of
+// a run, the fields of the control block, and the messages (tasks) sent to workers.
+
+import type { TrainConfig } from '../config.js';
+import type { Dataset } from '../data/dataset.js';
+import type { KernelName } from '../model/kernels.js';
+
+/** Everything a worker needs for one training run; typed arrays are views of SharedArrayBuffers. */
+export interface SharedRun {
+  /** Identifies the run, so a worker builds its kernel and views once per run. */
+  runId: string;
+  sizes: number[];
+  config: TrainConfig;
+  kernel: KernelName;
+  train: Dataset;
+  test: Dataset;
+  params: Float32Array;
+  /** Optimiser state vectors by name, each paramCount long. */
+  state: Record<string, Float32Array>;
+  /** One gradient slot of paramCount floats per microbatch of a step, back to back. */
+  grads: Float32Array;
+  /** The epoch's sample order: a permutation of the training set, a pure function of (seed, epoch). */
+  order: Int32Array;
+  /** Summed loss of each microbatch of the epoch, at step * microbatchesPerStep + index. */
+  losses: Float64Array;
+  /** Control block, fields at the Control indices below. */
+  control: Int32Array;
+  /** Spin iterations on the step counter before sleeping (0 when threads outnumber cores). */
+  spin: number;
+  /** How many threads to wake when new work appears (the rest sleep: they would only compete for cores). */
+  wake: number;
+}
+
+/** Indices into SharedRun.control. */
+export const Control = {
+  /** Work tickets: (phase << PHASE_SHIFT) | index, claimed with Atomics.add. */
+  TICKET: 0,
+  /** Bumped at every phase change; idle threads sleep on it. */
+  SEQ: 1,
+  /** Items finished in the current phase. */
+  DONE: 2,
+  /** Current step within the epoch. */
+  STEP: 3,
+  /** The step at which this segment ends (exclusive). */
+  STEP_END: 4,
+  /** Set by the coordinator: finish the current step, then end the segment. */
+  STOP: 5,
+  /** Non-zero when the run must end: see Failure. */
+  FAILED: 6,
+  /** Optimiser steps taken before step 0 of this epoch (Adam's t = T_BASE + STEP + 1). */
+  T_BASE: 7,
+  /** The step at which a non-finite loss appeared, when FAILED is Failure.DIVERGED. */
+  FAILED_STEP: 8,
+  LENGTH: 9,
+} as const;
+
+export const Failure = { NONE: 0, WORKER: 1, DIVERGED: 2 } as const;
+
+/** Phase A computes microbatch gradients; phase B reduces them and updates the parameters. */
+export const PHASE_SHIFT = 24;
+export const PHASE_A = 0;
+export const PHASE_B = 1;
+/** A ticket no claim can use: the segment is over. */
+export const CLOSED_TICKET = (PHASE_B << PHASE_SHIFT) | ((1 << PHASE_SHIFT) - 1 - 4096);
+
+/** Parameters per reduce-and-update work item. */
+export const UPDATE_CHUNK = 4096;
+
+export type WorkerTask =
+  | { kind: 'train'; run: SharedRun }
+  | { kind: 'evaluate'; run: SharedRun; split: 'train' | 'test'; from: number; to: number };
+
+/** Result of an 'evaluate' task: summed loss and correct predictions over its range. */
+export interface EvaluateResult {
+  lossSum: number;
+  correct: number;
+}
+
+/** Geometry of a run's steps, derived from its config and data. */
+export function stepGeometry(config: TrainConfig, samples: number) {
+  const microbatch = Math.min(config.microbatch, config.batchSize);
+  const microbatchesPerStep = Math.ceil(config.batchSize / microbatch);
+  const stepsPerEpoch = Math.ceil(samples / config.batchSize);
+  /** The original recipe: one sample per step with plain SGD, the update fused into the backward pass. */
+  const fused = config.batchSize === 1 && config.optimizer === 'sgd';
+  return { samples, batch: config.batchSize, microbatch, microbatchesPerStep, stepsPerEpoch, fused };
+}
+
+export type StepGeometry = ReturnType<typeof stepGeometry>;
+
+/** Samples order[first, end) of a step; only the epoch's last step may be short. */
+export function stepRange(g: StepGeometry, step: number): { first: number; end: number } {
+  const first = step * g.batch;
+  return { first, end: Math.min(g.samples, first + g.batch) };
+}
+
+/** Microbatches in a step. */
+export function microbatchesIn(g: StepGeometry, step: number): number {
+  const { first, end } = stepRange(g, step);
+  return Math.ceil((end - first) / g.microbatch);
+}

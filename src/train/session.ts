@@ -1,0 +1,187 @@
+// A training run from start (or a checkpoint) to its last epoch: epoch orders, segments
+// between checkpoints, evaluation, metrics lines and checkpoint files.
+
+import { appendFile, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { checkpointName, pruneCheckpoints, saveCheckpoint } from '../checkpoint/store.js';
+import type { Checkpoint, RunPosition } from '../checkpoint/types.js';
+import { layerSizes, type TrainConfig } from '../config.js';
+import type { Dataset } from '../data/dataset.js';
+import { initParams } from '../model/init.js';
+import type { KernelName } from '../model/kernels.js';
+import { modelSpec } from '../model/spec.js';
+import { shuffledOrder } from '../rng.js';
+import { Coordinator, RunFailure } from './coordinator.js';
+
+/** One line of metrics.jsonl and of `--json` output. */
+export interface EpochMetrics {
+  epoch: number;
+  trainLoss: number;
+  testLoss: number;
+  /** Fraction of the test set classified correctly, 0-1. */
+  testAccuracy: number;
+  /** Seconds of training in this epoch (evaluation and saving excluded). */
+  seconds: number;
+  samplesPerSecond: number;
+}
+
+/** What a running session tells the terminal (or whoever listens). */
+export interface Reporter {
+  epochStart(epoch: number, epochs: number, steps: number, fromStep: number): void;
+  progress(step: number): void;
+  epochEnd(metrics: EpochMetrics, checkpoint: string): void;
+}
+
+export interface SessionOptions {
+  config: TrainConfig;
+  data: { train: Dataset; test: Dataset; fingerprint: string };
+  threads: number;
+  /** The run folder: checkpoints and metrics.jsonl go here. */
+  outDir: string;
+  kernel?: KernelName;
+  /** Continue from here instead of a fresh initialisation. */
+  resume?: Checkpoint;
+  /** Also save every this many steps within an epoch (0: only at epoch ends). */
+  saveEverySteps?: number;
+  /** Keep only the newest this many numbered checkpoints (0: keep all). */
+  keep?: number;
+  reporter: Reporter;
+}
+
+export interface SessionResult {
+  status: 'finished' | 'interrupted';
+  /** The newest checkpoint written (undefined if none was). */
+  checkpoint?: string;
+  position: RunPosition;
+  metrics: EpochMetrics[];
+}
+
+export const METRICS_FILE = 'metrics.jsonl';
+
+export class Session {
+  readonly coordinator: Coordinator;
+  private stopRequested = false;
+  private readonly spec;
+
+  constructor(private readonly options: SessionOptions) {
+    const { config, data, threads, kernel } = options;
+    this.spec = modelSpec(layerSizes(config, data.train.inputSize, data.train.classes));
+    this.coordinator = new Coordinator(this.spec, config, data, threads, kernel);
+    const { run } = this.coordinator;
+    if (options.resume) {
+      run.params.set(options.resume.params);
+      for (const [name, values] of Object.entries(options.resume.optimizerState)) run.state[name].set(values);
+    } else {
+      initParams(this.spec, config.init, config.seed, run.params);
+    }
+  }
+
+  /** Finish the current step, save a checkpoint and return (Ctrl-C). */
+  requestStop(): void {
+    this.stopRequested = true;
+    this.coordinator.requestStop();
+  }
+
+  async run(): Promise<SessionResult> {
+    const { config, outDir, reporter } = this.options;
+    const { run, geometry } = this.coordinator;
+    const steps = geometry.stepsPerEpoch;
+    const position: RunPosition = this.options.resume
+      ? { ...this.options.resume.position }
+      : { epoch: 0, step: 0, globalStep: 0, partialLossSum: 0, partialSamples: 0 };
+    const metrics: EpochMetrics[] = [];
+    let checkpoint: string | undefined;
+    await this.trimMetrics(position.epoch);
+
+    const timer = setInterval(() => reporter.progress(this.coordinator.currentStep()), 100);
+    try {
+      while (position.epoch < config.epochs) {
+        run.order.set(shuffledOrder(run.train.count, config.seed, position.epoch));
+        reporter.epochStart(position.epoch + 1, config.epochs, steps, position.step);
+        let seconds = 0;
+        while (position.step < steps) {
+          const every = this.options.saveEverySteps ?? 0;
+          const target = every > 0 ? Math.min(steps, (Math.floor(position.step / every) + 1) * every) : steps;
+          const started = performance.now();
+          const reached = await this.coordinator.trainSteps(position.step, target, position.globalStep - position.step);
+          seconds += (performance.now() - started) / 1000;
+          this.addLosses(position, position.step, reached);
+          position.globalStep += reached - position.step;
+          position.step = reached;
+          if (this.stopRequested || (reached < steps && reached === target)) {
+            checkpoint = await this.save(position);
+            if (this.stopRequested) return { status: 'interrupted', checkpoint, position, metrics };
+          }
+        }
+        reporter.progress(steps);
+        const test = await this.coordinator.evaluate('test');
+        const line: EpochMetrics = {
+          epoch: position.epoch + 1,
+          trainLoss: position.partialLossSum / run.train.count,
+          testLoss: test.loss,
+          testAccuracy: test.accuracy,
+          seconds,
+          samplesPerSecond: (run.train.count - (this.options.resume && metrics.length === 0 ? this.options.resume.position.partialSamples : 0)) / seconds,
+        };
+        await appendFile(join(outDir, METRICS_FILE), JSON.stringify(line) + '\n');
+        Object.assign(position, { epoch: position.epoch + 1, step: 0, partialLossSum: 0, partialSamples: 0 });
+        checkpoint = await this.save(position);
+        metrics.push(line);
+        reporter.epochEnd(line, checkpoint);
+        if (this.stopRequested) return { status: 'interrupted', checkpoint, position, metrics };
+      }
+      return { status: 'finished', checkpoint, position, metrics };
+    } finally {
+      clearInterval(timer);
+    }
+  }
+
+  /** Adds the losses of steps [from, to) to the epoch's running sum, in step and microbatch order. */
+  private addLosses(position: RunPosition, from: number, to: number): void {
+    const { run, geometry } = this.coordinator;
+    const perStep = geometry.microbatchesPerStep;
+    for (let s = from; s < to; s++) {
+      const first = s * geometry.batch;
+      const end = Math.min(geometry.samples, first + geometry.batch);
+      const items = Math.ceil((end - first) / geometry.microbatch);
+      for (let i = 0; i < items; i++) position.partialLossSum += run.losses[s * perStep + i];
+      position.partialSamples += end - first;
+    }
+  }
+
+  private async save(position: RunPosition): Promise<string> {
+    const { run } = this.coordinator;
+    for (let k = 0; k < run.params.length; k++) {
+      if (!Number.isFinite(run.params[k])) throw new RunFailure('a weight became infinite or NaN; no checkpoint was written');
+    }
+    const state: Record<string, Float32Array> = {};
+    for (const [name, values] of Object.entries(run.state)) state[name] = values.slice();
+    const file = await saveCheckpoint(this.options.outDir, checkpointName(position.epoch, position.step), {
+      config: this.options.config,
+      sizes: this.spec.sizes,
+      position: { ...position },
+      dataFingerprint: this.options.data.fingerprint,
+      params: run.params.slice(),
+      optimizerState: state,
+    });
+    if (this.options.keep) await pruneCheckpoints(this.options.outDir, this.options.keep);
+    return file;
+  }
+
+  /** On resume, drops metrics lines of epochs the checkpoint does not include (they will be redone). */
+  private async trimMetrics(completedEpochs: number): Promise<void> {
+    const path = join(this.options.outDir, METRICS_FILE);
+    let text: string;
+    try {
+      text = await readFile(path, 'utf8');
+    } catch {
+      return;
+    }
+    const kept = text.split('\n').filter((line) => line.trim() !== '' && (JSON.parse(line) as EpochMetrics).epoch <= completedEpochs);
+    await writeFile(path, kept.map((l) => l + '\n').join(''));
+  }
+
+  async close(): Promise<void> {
+    await this.coordinator.close();
+  }
+}

@@ -1,0 +1,153 @@
+// The loop every worker thread runs during a training segment. Whoever is running does
+// the work: each step's pieces are claimed from a shared counter, so a thread that was
+// descheduled never holds the others up by being absent, only by a piece it claimed.
+//
+// A step has two phases. Phase A: microbatch i's gradient goes to gradient slot i.
+// Phase B: parameter chunks are reduced over the slots in slot order and updated.
+// Which thread computes what changes from run to run; the microbatch -> slot mapping and
+// the reduction order do not, so the weights are bit-identical for any thread count.
+//
+// Why it cannot race or deadlock:
+//  - A ticket is (phase, index); Atomics.add hands every index out once. An index below
+//    the phase's item count is a real piece of the current step: the phase cannot end
+//    before that piece is done, so STEP read after claiming is the ticket's step.
+//    An index at or past the count is a failed claim; counts never grow from one step to
+//    the next (only an epoch's last step is short), so it is never mistaken for work.
+//  - Only the thread that finishes a phase's last piece (DONE reaches the item count)
+//    moves on: it resets DONE, publishes the next phase's ticket, then bumps SEQ.
+//    Nothing else writes those fields during a segment, so there is exactly one mover.
+//  - An idle thread reads SEQ before claiming and sleeps only while SEQ still holds that
+//    value, so a phase change between its claim and its sleep cannot be missed
+//    (Atomics.wait returns at once when the value differs).
+//  - The mover itself keeps claiming, so work proceeds even when it wakes nobody;
+//    sleepers use a timeout and re-check FAILED, so a dead worker cannot hang the rest.
+
+import { createKernel, type Kernel } from '../model/kernels.js';
+import { modelSpec } from '../model/spec.js';
+import { reduceAndUpdate } from './optimizer.js';
+import {
+  CLOSED_TICKET, Control, Failure, PHASE_A, PHASE_B, PHASE_SHIFT, UPDATE_CHUNK,
+  microbatchesIn, stepGeometry, stepRange, type SharedRun, type StepGeometry,
+} from './protocol.js';
+
+const INDEX_MASK = (1 << PHASE_SHIFT) - 1;
+/** How long a sleeping thread waits before re-checking for a failed run. */
+const SLEEP_MS = 250;
+
+interface ThreadContext {
+  runId: string;
+  kernel: Kernel;
+  slots: Float32Array[];
+  geometry: StepGeometry;
+}
+
+let context: ThreadContext | undefined;
+
+/** This thread's kernel and gradient-slot views for the run, built once per run. */
+export function threadContext(run: SharedRun): ThreadContext {
+  if (context?.runId !== run.runId) {
+    const spec = modelSpec(run.sizes);
+    const paramCount = spec.paramCount;
+    const slotCount = run.grads.length / paramCount;
+    const slots = Array.from({ length: slotCount }, (_, i) => run.grads.subarray(i * paramCount, (i + 1) * paramCount));
+    context = { runId: run.runId, kernel: createKernel(spec, run.kernel), slots, geometry: stepGeometry(run.config, run.train.count) };
+  }
+  return context;
+}
+
+/** Takes part in the current segment (steps STEP..STEP_END of the epoch) until it ends. */
+export function trainSegment(run: SharedRun): void {
+  const { kernel, slots, geometry: g } = threadContext(run);
+  const { config, control, params, train, order, losses } = run;
+  const chunks = Math.ceil(params.length / UPDATE_CHUNK);
+
+  for (;;) {
+    if (Atomics.load(control, Control.FAILED) !== Failure.NONE) return;
+    const seq = Atomics.load(control, Control.SEQ);
+    if (Atomics.load(control, Control.STEP) >= Atomics.load(control, Control.STEP_END)) return;
+    const ticket = Atomics.add(control, Control.TICKET, 1);
+    const phase = (ticket >>> PHASE_SHIFT) & 1;
+    const index = ticket & INDEX_MASK;
+    const step = Atomics.load(control, Control.STEP);
+    if (phase === PHASE_A) {
+      const items = microbatchesIn(g, step);
+      if (index < items) {
+        const { first, end } = stepRange(g, step);
+        const from = first + index * g.microbatch;
+        const to = Math.min(from + g.microbatch, end);
+        losses[step * g.microbatchesPerStep + index] = g.fused
+          ? kernel.sgdSample(params, train, order[from], config.lr)
+          : kernel.gradient(params, slots[index], train, order, from, to);
+        if (Atomics.add(control, Control.DONE, 1) + 1 === items && stepLossIsFinite(run, g, step, items)) {
+          if (g.fused) finishStep(run, g, step);
+          else openPhase(run, PHASE_B, chunks);
+        }
+        continue;
+      }
+    } else if (index < chunks) {
+      const { first, end } = stepRange(g, step);
+      reduceAndUpdate({
+        config,
+        params,
+        grads: run.grads,
+        slotCount: microbatchesIn(g, step),
+        scale: 1 / (end - first),
+        state: run.state,
+        t: Atomics.load(control, Control.T_BASE) + step + 1,
+        from: index * UPDATE_CHUNK,
+        to: Math.min(params.length, (index + 1) * UPDATE_CHUNK),
+      });
+      if (Atomics.add(control, Control.DONE, 1) + 1 === chunks) finishStep(run, g, step);
+      continue;
+    }
+    waitForPhaseChange(run, seq);
+  }
+}
+
+/** Publishes the next phase's work and wakes up to `items - 1` helpers (the caller takes part too). */
+function openPhase(run: SharedRun, phase: number, items: number): void {
+  const { control } = run;
+  Atomics.store(control, Control.DONE, 0);
+  Atomics.store(control, Control.TICKET, phase << PHASE_SHIFT);
+  Atomics.add(control, Control.SEQ, 1);
+  const wake = Math.min(items - 1, run.wake);
+  if (wake > 0) Atomics.notify(control, Control.SEQ, wake);
+}
+
+/** Ends the segment (everyone returns) after a failure, a stop request or its last step. */
+function closeSegment(run: SharedRun): void {
+  const { control } = run;
+  Atomics.store(control, Control.TICKET, CLOSED_TICKET);
+  Atomics.add(control, Control.SEQ, 1);
+  Atomics.notify(control, Control.SEQ);
+}
+
+/** Checks the step's loss before its update is applied (fused SGD: just after); a non-finite one ends the run. */
+function stepLossIsFinite(run: SharedRun, g: StepGeometry, step: number, items: number): boolean {
+  let sum = 0;
+  for (let i = 0; i < items; i++) sum += run.losses[step * g.microbatchesPerStep + i];
+  if (Number.isFinite(sum)) return true;
+  Atomics.store(run.control, Control.FAILED_STEP, step);
+  Atomics.store(run.control, Control.FAILED, Failure.DIVERGED);
+  closeSegment(run);
+  return false;
+}
+
+/** Advances STEP; opens the next step's phase A unless the segment is over. */
+function finishStep(run: SharedRun, g: StepGeometry, step: number): void {
+  const { control } = run;
+  const next = step + 1;
+  if (Atomics.load(control, Control.STOP) !== 0) Atomics.store(control, Control.STEP_END, next);
+  Atomics.store(control, Control.STEP, next);
+  if (next >= Atomics.load(control, Control.STEP_END)) closeSegment(run);
+  else openPhase(run, PHASE_A, microbatchesIn(g, next));
+}
+
+/** Spins briefly (only when every thread has a core), then sleeps until SEQ moves on. */
+function waitForPhaseChange(run: SharedRun, seq: number): void {
+  const { control } = run;
+  for (let i = 0; i < run.spin; i++) {
+    if (Atomics.load(control, Control.SEQ) !== seq) return;
+  }
+  Atomics.wait(control, Control.SEQ, seq, SLEEP_MS);
+}

@@ -1,0 +1,16 @@
+// The piscina worker: takes part in training segments and evaluates ranges of samples.
+// All state lives in the run's shared buffers; see src/train/protocol.ts.
+
+import { threadContext, trainSegment } from '../src/train/step-loop.js';
+import type { EvaluateResult, WorkerTask } from '../src/train/protocol.js';
+
+export default function handle(task: WorkerTask): EvaluateResult | null {
+  if (task.kind === 'train') {
+    trainSegment(task.run);
+    return null;
+  }
+  const { kernel } = threadContext(task.run);
+  const totals = new Float64Array(2);
+  kernel.evaluate(task.run.params, task.run[task.split], task.from, task.to, totals);
+  return { lossSum: totals[0], correct: totals[1] };
+}
