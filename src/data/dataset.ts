@@ -1,6 +1,8 @@
 // The in-memory shape of a labelled image data set, shared by the MNIST loader,
 // the synthetic lines generator and the worker threads.
 
+import { sharedInt32, sharedUint32 } from '../shared-memory.js';
+
 /** Images and labels in shared memory, so every worker reads the same bytes without copies. */
 export interface Dataset {
   /** Number of samples. */
@@ -29,17 +31,14 @@ export interface SparseImages {
   entries: Uint32Array;
 }
 
-/** Allocates a typed array over fresh shared memory, so worker threads can read it in place. */
-export function sharedUint8(length: number): Uint8Array {
-  return new Uint8Array(new SharedArrayBuffer(length));
-}
+export { sharedUint8 } from '../shared-memory.js';
 
 /** Packs the nonzero pixels of each image (see Dataset.sparse) into shared memory. */
 export function packSparse(pixels: Uint8Array, count: number, inputSize: number): SparseImages {
   let nonzero = 0;
   for (let i = 0; i < pixels.length; i++) if (pixels[i] !== 0) nonzero++;
-  const offsets = new Int32Array(new SharedArrayBuffer(4 * (count + 1)));
-  const entries = new Uint32Array(new SharedArrayBuffer(4 * Math.max(1, nonzero)));
+  const offsets = sharedInt32(count + 1);
+  const entries = sharedUint32(Math.max(1, nonzero));
   let at = 0;
   for (let image = 0; image < count; image++) {
     offsets[image] = at;

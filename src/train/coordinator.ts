@@ -8,6 +8,7 @@ import type { TrainConfig } from '../config.js';
 import type { Dataset } from '../data/dataset.js';
 import type { KernelName } from '../model/kernels.js';
 import type { ModelSpec } from '../model/spec.js';
+import { sharedFloat32, sharedFloat64, sharedInt32, sharedMemory } from '../shared-memory.js';
 import { optimizerStateNames } from './optimizer.js';
 import { createPool } from './pool.js';
 import { Control, Failure, PHASE_A, PHASE_SHIFT, stepGeometry, type EvaluateResult, type SharedRun, type StepGeometry } from './protocol.js';
@@ -29,10 +30,6 @@ export class RunFailure extends Error {
   }
 }
 
-function sharedFloat32(length: number): Float32Array {
-  return new Float32Array(new SharedArrayBuffer(4 * length));
-}
-
 export class Coordinator {
   readonly run: SharedRun;
   readonly geometry: StepGeometry;
@@ -52,6 +49,7 @@ export class Coordinator {
     this.geometry = geometry;
     this.run = {
       runId: randomUUID(),
+      memory: sharedMemory(),
       sizes: spec.sizes,
       config,
       kernel,
@@ -60,9 +58,9 @@ export class Coordinator {
       params: sharedFloat32(spec.paramCount),
       state,
       grads: sharedFloat32(geometry.fused ? 1 : geometry.microbatchesPerStep * spec.paramCount),
-      order: new Int32Array(new SharedArrayBuffer(4 * data.train.count)),
-      losses: new Float64Array(new SharedArrayBuffer(8 * geometry.stepsPerEpoch * geometry.microbatchesPerStep)),
-      control: new Int32Array(new SharedArrayBuffer(4 * Control.LENGTH)),
+      order: sharedInt32(data.train.count),
+      losses: sharedFloat64(geometry.stepsPerEpoch * geometry.microbatchesPerStep),
+      control: sharedInt32(Control.LENGTH),
       // Spinning only pays when every thread has a core of its own; otherwise it steals
       // the core from the thread that holds the work.
       spin: threads <= cores ? 2000 : 0,

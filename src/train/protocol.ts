@@ -5,10 +5,12 @@ import type { TrainConfig } from '../config.js';
 import type { Dataset } from '../data/dataset.js';
 import type { KernelName } from '../model/kernels.js';
 
-/** Everything a worker needs for one training run; typed arrays are views of SharedArrayBuffers. */
+/** Everything a worker needs for one training run; typed arrays are views of one shared memory. */
 export interface SharedRun {
   /** Identifies the run, so a worker builds its kernel and views once per run. */
   runId: string;
+  /** The process's shared WebAssembly.Memory; every typed array below is a view into it. */
+  memory: WebAssembly.Memory;
   sizes: number[];
   config: TrainConfig;
   kernel: KernelName;
