@@ -6,6 +6,7 @@ import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { UserError } from './errors.js';
 import { RunFailure } from './train/coordinator.js';
+import * as resume from './commands/resume.js';
 import * as train from './commands/train.js';
 
 /** Prints a failure as one sentence and sets a non-zero exit; stack traces only for real bugs or NNFS_DEBUG. */
@@ -28,13 +29,17 @@ async function main(): Promise<void> {
     .scriptName('nnfs')
     .usage('$0 <command> [options]\n\nTrains small neural networks on MNIST from scratch, on every core.')
     .command(train)
+    .command(resume)
     .demandCommand(1, 'name a command; see nnfs --help.')
     .strict()
     .recommendCommands()
     .wrap(Math.min(110, process.stdout.columns || 100))
     .fail((message, error) => {
-      // yargs' own messages (unknown flag, missing command) and our coerce errors end up here.
-      throw error ?? new UserError(message);
+      // yargs' own complaints (unknown flag, missing value) and our flag parsers' errors,
+      // which yargs re-wraps, are usage mistakes; anything else is passed on as it is.
+      if (error instanceof UserError || error instanceof RunFailure) throw error;
+      if (!error || error.name === 'YError') throw new UserError(message ?? error?.message);
+      throw error;
     })
     .help()
     .alias('h', 'help')

@@ -1,0 +1,78 @@
+// `nnfs resume`: continues a run from a checkpoint exactly as if it had never stopped.
+
+import { statSync } from 'node:fs';
+import { dirname } from 'node:path';
+import type { Argv } from 'yargs';
+import { loadCheckpoint } from '../checkpoint/store.js';
+import { validateConfig } from '../config.js';
+import { UserError } from '../errors.js';
+import { loadMnist } from '../data/mnist.js';
+import { optimizerStateNames } from '../train/optimizer.js';
+import { dataOption, integer, jsonOption, path, threadsOption } from './flags.js';
+import { runTraining } from './training-run.js';
+
+export const command = 'resume';
+export const describe = 'continue a run from a checkpoint (model, optimiser state, data order and position come from it)';
+
+/** Flags that would contradict what the checkpoint says the run is; refused with a clear sentence. */
+const FIXED_BY_CHECKPOINT = ['hidden', 'optimizer', 'lr', 'batch-size', 'seed', 'init', 'momentum', 'microbatch'];
+
+export function builder(yargs: Argv) {
+  let built = yargs
+    .option('checkpoint', { type: 'string', demandOption: 'name the checkpoint to continue with --checkpoint FILE.', describe: 'checkpoint file (or a run folder: its last.safetensors)', coerce: path('checkpoint') })
+    .option('epochs', { type: 'string', describe: "the run's new total number of epochs (default: the checkpoint's)", coerce: integer('epochs', 1, 1_000_000) })
+    .option('threads', threadsOption)
+    .option('data', dataOption)
+    .option('save-every-steps', { type: 'string', describe: 'also save a checkpoint every N steps within an epoch (0: epoch ends only)', default: '0', coerce: integer('save-every-steps', 0, 1_000_000_000) })
+    .option('keep', { type: 'string', describe: 'keep only the newest N numbered checkpoints (0: all)', default: '0', coerce: integer('keep', 0, 1_000_000) })
+    .option('json', jsonOption);
+  for (const flag of FIXED_BY_CHECKPOINT) {
+    built = built.option(flag, { type: 'string', hidden: true, coerce: () => {
+      throw new UserError(`--${flag} cannot be changed on resume: the checkpoint fixes it; start a new run with \`nnfs train\` instead.`);
+    } });
+  }
+  return built.example('$0 resume --checkpoint checkpoints/run1/last.safetensors --epochs 10', 'train on to 10 epochs in total');
+}
+
+interface ResumeArgs {
+  checkpoint: string;
+  epochs?: number;
+  threads: number;
+  data?: string;
+  saveEverySteps: number;
+  keep: number;
+  json: boolean;
+}
+
+export async function handler(args: ResumeArgs): Promise<void> {
+  const checkpoint = await loadCheckpoint(args.checkpoint);
+  const config = validateConfig({ ...checkpoint.config, epochs: args.epochs ?? checkpoint.config.epochs });
+  const expectedState = optimizerStateNames(config.optimizer).sort().join(', ');
+  const foundState = Object.keys(checkpoint.optimizerState).sort().join(', ');
+  if (expectedState !== foundState) {
+    throw new UserError(`${args.checkpoint} holds optimiser state [${foundState}] but ${config.optimizer} needs [${expectedState}].`);
+  }
+  const data = loadMnist(args.data);
+  if (data.fingerprint !== checkpoint.dataFingerprint) {
+    throw new UserError(`${args.checkpoint} was trained on other data than ${data.dir} (data fingerprints differ); pass the run's data with --data.`);
+  }
+  const sizes = [data.train.inputSize, ...config.hidden, data.train.classes];
+  if (sizes.join(',') !== checkpoint.sizes.join(',')) {
+    throw new UserError(`${args.checkpoint} is a ${checkpoint.sizes.join('-')} model but the data needs ${sizes.join('-')}.`);
+  }
+  process.exitCode = await runTraining({
+    config,
+    data,
+    threads: args.threads,
+    outDir: runFolderOf(args.checkpoint),
+    json: args.json,
+    resume: checkpoint,
+    saveEverySteps: args.saveEverySteps,
+    keep: args.keep,
+  });
+}
+
+/** The run folder a checkpoint belongs to: resumed epochs write their checkpoints and metrics there. */
+function runFolderOf(checkpoint: string): string {
+  return statSync(checkpoint, { throwIfNoEntry: false })?.isDirectory() ? checkpoint : dirname(checkpoint);
+}
