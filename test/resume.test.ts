@@ -1,0 +1,121 @@
+// Resuming equals never having stopped: after a finished epoch, mid-epoch, with another
+// thread count; Ctrl-C saves and says how to continue; SIGKILL at any moment leaves
+// only whole checkpoints.
+
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { loadCheckpoint } from '../src/checkpoint/store.js';
+import { DEFAULTS, type TrainConfig } from '../src/config.js';
+import { Session, type EpochMetrics, type Reporter } from '../src/train/session.js';
+import { firstSamples, hasStackTrace, realMnist, runCli, smallMnistFolder, startCli, tempDir } from './helpers.js';
+
+const quiet: Reporter = { epochStart() {}, progress() {}, epochEnd() {} };
+const deterministic = (m: EpochMetrics) => [m.epoch, m.trainLoss, m.testLoss, m.testAccuracy];
+
+function smallData() {
+  const mnist = realMnist();
+  return { train: firstSamples(mnist.train, 2000), test: firstSamples(mnist.test, 500), fingerprint: 'small' };
+}
+
+async function session(options: { config: TrainConfig; threads: number; outDir: string; resumeFrom?: string; saveEverySteps?: number }) {
+  const resume = options.resumeFrom ? await loadCheckpoint(options.resumeFrom) : undefined;
+  const s = new Session({ ...options, data: smallData(), resume, reporter: quiet });
+  try {
+    return await s.run();
+  } finally {
+    await s.close();
+  }
+}
+
+const config: TrainConfig = { ...DEFAULTS, epochs: 3 };
+
+describe('exact resume', () => {
+  it('train 1 epoch + resume to 3 (other thread count) equals train 3', async () => {
+    const straight = tempDir();
+    const whole = await session({ config, threads: 2, outDir: straight });
+    const split = tempDir();
+    await session({ config: { ...config, epochs: 1 }, threads: 2, outDir: split });
+    const rest = await session({ config, threads: 1, outDir: split, resumeFrom: join(split, 'last.safetensors') });
+    expect(readFileSync(join(split, 'last.safetensors')).equals(readFileSync(join(straight, 'last.safetensors')))).toBe(true);
+    expect(rest.metrics.map(deterministic)).toEqual(whole.metrics.slice(1).map(deterministic));
+    const lines = readFileSync(join(split, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as EpochMetrics);
+    expect(lines.map(deterministic)).toEqual(whole.metrics.map(deterministic));
+  }, 60_000);
+
+  it('resuming from a checkpoint taken in the middle of an epoch equals the uninterrupted run', async () => {
+    const straight = tempDir();
+    const whole = await session({ config, threads: 2, outDir: straight });
+    const mid = tempDir();
+    await session({ config, threads: 2, outDir: mid, saveEverySteps: 10 });
+    const checkpoint = join(mid, 'epoch-0001-step-000020.safetensors');
+    expect((await loadCheckpoint(checkpoint)).position).toMatchObject({ epoch: 1, step: 20 });
+    const again = tempDir();
+    const rest = await session({ config, threads: 3, outDir: again, resumeFrom: checkpoint });
+    expect(readFileSync(join(again, 'last.safetensors')).equals(readFileSync(join(straight, 'last.safetensors')))).toBe(true);
+    expect(rest.metrics.map(deterministic)).toEqual(whole.metrics.slice(1).map(deterministic));
+  }, 60_000);
+});
+
+describe('interruptions', () => {
+  it('Ctrl-C finishes the step, saves, prints the resume command and exits 130', async () => {
+    const data = smallMnistFolder(6000, 500);
+    const out = join(tempDir(), 'run');
+    const child = startCli(['train', '--data', data, '--out', out, '--epochs', '1000', '--threads', '2']);
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (b: Buffer) => {
+      stdout += b.toString();
+      if (/epoch\s+2\//.test(stdout)) child.kill('SIGINT');
+    });
+    child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
+    const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+    expect(code).toBe(130);
+    expect(hasStackTrace(stderr)).toBe(false);
+    const command = /npx nnfs resume --checkpoint (\S+) --epochs 1000/.exec(stderr);
+    expect(command).not.toBeNull();
+    const checkpoint = await loadCheckpoint(join(out, 'last.safetensors'));
+    expect(checkpoint.position.epoch).toBeGreaterThanOrEqual(2);
+    const resumed = runCli(['resume', '--checkpoint', join(out, 'last.safetensors'), '--data', data, '--epochs', String(checkpoint.position.epoch + 1), '--json']);
+    expect(resumed.status).toBe(0);
+    expect(JSON.parse(resumed.stdout.trim().split('\n').at(-1)!).epoch).toBe(checkpoint.position.epoch + 1);
+  }, 60_000);
+
+  it('SIGKILL at random moments, saves included, leaves every checkpoint whole and last resumable', async () => {
+    const data = smallMnistFolder(3000, 300);
+    const out = join(tempDir(), 'run');
+    for (let attempt = 0; attempt < 10; attempt++) {
+      const args = !existsSync(join(out, 'last.safetensors'))
+        ? ['train', '--data', data, '--out', out, '--epochs', '1000', '--save-every-steps', '3', '--threads', '2']
+        : ['resume', '--checkpoint', join(out, 'last.safetensors'), '--data', data, '--save-every-steps', '3'];
+      const child = startCli(args);
+      await new Promise((resolve) => setTimeout(resolve, 400 + Math.random() * 900));
+      child.kill('SIGKILL');
+      await new Promise((resolve) => child.on('exit', resolve));
+      if (!existsSync(out)) continue;
+      for (const name of readdirSync(out).filter((n) => n.endsWith('.safetensors'))) {
+        await expect(loadCheckpoint(join(out, name))).resolves.toBeDefined();
+      }
+    }
+    const last = await loadCheckpoint(out);
+    const resumed = runCli(['resume', '--checkpoint', out, '--data', data, '--epochs', String(last.position.epoch + 1), '--json']);
+    expect(resumed.stderr).not.toMatch(/error/i);
+    expect(resumed.status).toBe(0);
+  }, 90_000);
+});
+
+describe('refusals', () => {
+  it('a flag that contradicts the checkpoint, or other data, is refused with one sentence', async () => {
+    const data = smallMnistFolder(600, 100);
+    const out = join(tempDir(), 'run');
+    expect(runCli(['train', '--data', data, '--out', out, '--epochs', '1']).status).toBe(0);
+    const hidden = runCli(['resume', '--checkpoint', out, '--data', data, '--hidden', '32']);
+    expect(hidden.status).not.toBe(0);
+    expect(hidden.stderr).toMatch(/--hidden cannot be changed on resume/);
+    const other = smallMnistFolder(700, 100);
+    const foreign = runCli(['resume', '--checkpoint', out, '--data', other, '--epochs', '2']);
+    expect(foreign.status).not.toBe(0);
+    expect(foreign.stderr).toMatch(/trained on other data/);
+    expect(hasStackTrace(foreign.stderr)).toBe(false);
+  }, 60_000);
+});
