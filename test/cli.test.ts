@@ -1,0 +1,98 @@
+// The command line as a user meets it: help, a real short run, and every bad input named in
+// the engine issue refused with one sentence, a non-zero exit and nothing written.
+
+import { copyFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { hasStackTrace, runCli, smallMnistFolder, tempDir } from './helpers.js';
+
+describe('help', () => {
+  it('nnfs --help lists the commands and train --help every flag', () => {
+    const top = runCli(['--help']);
+    expect(top.status).toBe(0);
+    expect(top.stdout).toMatch(/train/);
+    expect(top.stdout).toMatch(/resume/);
+    const train = runCli(['train', '--help']);
+    for (const flag of ['--threads', '--epochs', '--batch-size', '--lr', '--optimizer', '--hidden', '--seed', '--init', '--data', '--out', '--json', '--save-every-steps', '--keep']) {
+      expect(train.stdout).toContain(flag);
+    }
+  });
+});
+
+describe('a short real run', () => {
+  it('train --json prints one object per epoch and writes checkpoints and metrics.jsonl', () => {
+    const data = smallMnistFolder(3000, 500);
+    const out = join(tempDir(), 'run');
+    const result = runCli(['train', '--data', data, '--out', out, '--epochs', '2', '--threads', '2', '--json']);
+    expect(result.status).toBe(0);
+    const lines = result.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    expect(lines).toHaveLength(2);
+    for (const [i, line] of lines.entries()) {
+      expect(line.epoch).toBe(i + 1);
+      for (const key of ['trainLoss', 'testLoss', 'testAccuracy', 'seconds', 'samplesPerSecond']) expect(typeof line[key]).toBe('number');
+      expect(line.testAccuracy).toBeGreaterThan(0.5);
+      expect(line.testAccuracy).toBeLessThanOrEqual(1);
+    }
+    expect(existsSync(join(out, 'epoch-0001.safetensors'))).toBe(true);
+    expect(readFileSync(join(out, 'last.safetensors')).equals(readFileSync(join(out, 'epoch-0002.safetensors')))).toBe(true);
+    expect(readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim().split('\n')).toHaveLength(2);
+  }, 60_000);
+});
+
+describe('bad input', () => {
+  const data = smallMnistFolder(500, 100);
+
+  function refused(args: string[], pattern: RegExp) {
+    const out = join(tempDir(), 'never');
+    const result = runCli([...args, '--out', out]);
+    expect(result.status).not.toBe(0);
+    expect(result.stderr).toMatch(pattern);
+    expect(result.stderr.trim().split('\n')).toHaveLength(1);
+    expect(hasStackTrace(result.stderr)).toBe(false);
+    expect(existsSync(out)).toBe(false);
+  }
+
+  const flagCases: [string[], RegExp][] = [
+    [['--threads', '0'], /--threads must be a whole number from 1/],
+    [['--threads', '-2'], /--threads must be a whole number from 1/],
+    [['--threads', 'many'], /--threads must be a whole number from 1 .* got many/],
+    [['--batch-size', '0'], /--batch-size must be a whole number/],
+    [['--lr', '-1'], /--lr must be a positive number/],
+    [['--lr', 'NaN'], /--lr must be a positive number/],
+    [['--epochs', '0'], /--epochs must be a whole number/],
+    [['--hidden', '0'], /--hidden must be a whole number/],
+    [['--hidden', '16,,8'], /--hidden must be a comma-separated list/],
+    [['--optimizer', 'rmsprop'], /--optimizer must be one of sgd, momentum, adam/],
+    [['--threads', '2', '--threads', '3'], /--threads was given more than once/],
+    [['--frobnicate'], /Unknown argument: frobnicate/],
+  ];
+  for (const [args, pattern] of flagCases) {
+    it(`train ${args.join(' ')}`, () => refused(['train', '--data', data, ...args], pattern));
+  }
+
+  it('a missing --data folder', () => refused(['train', '--data', join(data, 'nope')], /data folder .* does not exist/));
+
+  it('a truncated IDX file', () => {
+    const dir = tempDir();
+    for (const name of ['train-labels-idx1-ubyte', 't10k-images-idx3-ubyte', 't10k-labels-idx1-ubyte']) copyFileSync(join(data, name), join(dir, name));
+    writeFileSync(join(dir, 'train-images-idx3-ubyte'), readFileSync(join(data, 'train-images-idx3-ubyte')).subarray(0, 5000));
+    refused(['train', '--data', dir], /truncated/);
+  });
+
+  it('a foreign file in place of an IDX file', () => {
+    const dir = tempDir();
+    for (const name of ['train-labels-idx1-ubyte', 't10k-images-idx3-ubyte', 't10k-labels-idx1-ubyte']) copyFileSync(join(data, name), join(dir, name));
+    writeFileSync(join(dir, 'train-images-idx3-ubyte'), '<html>not data</html>');
+    refused(['train', '--data', dir], /not an IDX file/);
+  });
+
+  it('images and labels of different counts', () => {
+    const dir = tempDir();
+    for (const name of ['train-images-idx3-ubyte', 't10k-images-idx3-ubyte', 't10k-labels-idx1-ubyte']) copyFileSync(join(data, name), join(dir, name));
+    const labels = Buffer.from(readFileSync(join(data, 'train-labels-idx1-ubyte')));
+    const fewer = labels.subarray(0, labels.length - 1);
+    fewer.writeUInt32BE(499, 4);
+    writeFileSync(join(dir, 'train-labels-idx1-ubyte'), fewer);
+    refused(['train', '--data', dir], /disagree: 500 images but 499 labels/);
+  });
+});
