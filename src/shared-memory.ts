@@ -18,6 +18,11 @@ export function sharedMemory(): WebAssembly.Memory {
   return memory;
 }
 
+/** Bytes handed out so far (for tests that check nothing was allocated). */
+export function sharedBytesInUse(): number {
+  return top;
+}
+
 /** Reserves `bytes` (zeroed) and returns their byte offset in sharedMemory(). */
 function allocate(bytes: number): number {
   const mem = sharedMemory();

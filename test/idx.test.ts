@@ -8,6 +8,7 @@ import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { UserError } from '../src/errors.js';
 import { gunzipIfNeeded } from '../src/data/gzip.js';
+import { sharedBytesInUse } from '../src/shared-memory.js';
 import { parseIdx } from '../src/data/idx.js';
 import { defaultMnistDir, findIdxFile, loadMnist, loadSplit, readIdxFile, type Mnist } from '../src/data/mnist.js';
 
@@ -50,22 +51,11 @@ function refuses(run: () => unknown, pattern: RegExp | string): void {
   else expect((caught as Error).message).toMatch(pattern);
 }
 
-/** Counts SharedArrayBuffers created while `run` runs (to prove nothing was allocated). */
+/** Bytes of shared memory that `run` allocates. */
 function sharedAllocations(run: () => void): number {
-  const Original = globalThis.SharedArrayBuffer;
-  let created = 0;
-  globalThis.SharedArrayBuffer = class extends Original {
-    constructor(length?: number) {
-      created++;
-      super(length);
-    }
-  } as SharedArrayBufferConstructor;
-  try {
-    run();
-  } finally {
-    globalThis.SharedArrayBuffer = Original;
-  }
-  return created;
+  const before = sharedBytesInUse();
+  run();
+  return sharedBytesInUse() - before;
 }
 
 afterAll(() => {
@@ -210,8 +200,8 @@ describe('bad headers', () => {
       refuses(() => readIdxFile(path), `${path} ${expected}`);
     });
     expect(allocations).toBe(0);
-    // The spy does see allocations: a valid file's data lands in one shared buffer.
-    expect(sharedAllocations(() => parseIdx(idx(LABELS, [3]), 'ok'))).toBe(1);
+    // The measure does see allocations: a valid file's data lands in shared memory.
+    expect(sharedAllocations(() => parseIdx(idx(LABELS, [3]), 'ok'))).toBeGreaterThanOrEqual(3);
     expect(performance.now() - started).toBeLessThan(100);
   });
 
