@@ -132,6 +132,27 @@ export async function saveCheckpoint(dir: string, fileName: string, c: Checkpoin
   return finalPath;
 }
 
+/**
+ * Saves `c` as exactly `file` (temp file, fsync, rename, fsync the folder), touching no
+ * other file: for checkpoints that belong to no run folder, such as imported weights.
+ */
+export async function writeCheckpointFile(file: string, c: Checkpoint): Promise<string> {
+  const bytes = encodeCheckpoint(c);
+  const dir = path.dirname(file);
+  let temp: string | undefined;
+  try {
+    await fs.mkdir(dir, { recursive: true });
+    temp = await writeTemp(dir, path.basename(file), bytes);
+    await fs.rename(temp, file);
+    temp = undefined;
+    await syncDir(dir);
+  } catch (e) {
+    if (temp !== undefined) await fs.rm(temp, { force: true }).catch(() => undefined);
+    throw new UserError(`cannot save checkpoint ${file}: ${describeFsError(e)}.`, { cause: e });
+  }
+  return file;
+}
+
 /** Loads a checkpoint file, or dir/last.safetensors when given a folder. */
 export async function loadCheckpoint(file: string): Promise<Checkpoint> {
   let target = file;

@@ -1,0 +1,41 @@
+// `nnfs import --from-dat DIR`: turns the original project's W1/b1/W2/b2.dat weights into an
+// nnfs checkpoint, so its trained model can be used with predict, evaluate and resume.
+
+import type { Argv } from 'yargs';
+import { readDatWeights } from '../checkpoint/dat-import.js';
+import { writeCheckpointFile } from '../checkpoint/store.js';
+import type { Checkpoint } from '../checkpoint/types.js';
+import { DEFAULTS, ORIGINAL_RECIPE, validateConfig } from '../config.js';
+import { loadMnist } from '../data/mnist.js';
+import { path } from './flags.js';
+
+export const command = 'import';
+export const describe = "convert the original project's weight files (W1.dat, b1.dat, W2.dat, b2.dat) into an nnfs checkpoint";
+
+export function builder(yargs: Argv) {
+  return yargs
+    .option('from-dat', { type: 'string', demandOption: 'name the folder of W1.dat, b1.dat, W2.dat and b2.dat with --from-dat DIR.', describe: "folder of the original's float64 .dat weights", coerce: path('from-dat') })
+    .option('out', { type: 'string', demandOption: 'name the checkpoint to write with --out FILE.safetensors.', describe: 'checkpoint file to write', coerce: path('out') })
+    .example('$0 import --from-dat path/to/MNISTDigitRecog --out checkpoints/original.safetensors', "then: nnfs evaluate --checkpoint checkpoints/original.safetensors");
+}
+
+interface ImportArgs {
+  fromDat: string;
+  out: string;
+}
+
+export async function handler(args: ImportArgs): Promise<void> {
+  const { sizes, params } = readDatWeights(args.fromDat);
+  const checkpoint: Checkpoint = {
+    // The recipe the original trained with (200 epochs of per-sample SGD), so the file says how the weights came about.
+    config: validateConfig({ ...DEFAULTS, ...ORIGINAL_RECIPE, hidden: sizes.slice(1, -1), epochs: 200 }),
+    sizes,
+    position: { epoch: 0, step: 0, globalStep: 0, partialLossSum: 0, partialSamples: 0 },
+    // The original trained on standard MNIST; its fingerprint lets `nnfs resume` go on training these weights.
+    dataFingerprint: loadMnist().fingerprint,
+    params,
+    optimizerState: {},
+  };
+  const file = await writeCheckpointFile(args.out, checkpoint);
+  process.stdout.write(`wrote ${file}: the original's ${sizes.join('-')} weights from ${args.fromDat}\n`);
+}

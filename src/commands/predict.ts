@@ -1,0 +1,151 @@
+// `nnfs predict`: shows one digit (a test image or a PNG) as ASCII art with the model's ten
+// class probabilities, as the original project's network.py did. Also holds what predict
+// and evaluate share: the --checkpoint flag, its shipped default, and the size check.
+
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Argv } from 'yargs';
+import { loadCheckpoint } from '../checkpoint/store.js';
+import type { Checkpoint } from '../checkpoint/types.js';
+import { defaultMnistDir, loadSplit } from '../data/mnist.js';
+import { MNIST_SIDE } from '../data/preprocess.js';
+import { UserError } from '../errors.js';
+import { argmax, forward } from '../model/forward.js';
+import { PIXEL_VALUE } from '../model/kernels.js';
+import { modelSpec, type ModelSpec } from '../model/spec.js';
+import { asciiDigit, formatProbabilities } from '../report/ascii.js';
+import { dataOption, jsonOption, path } from './flags.js';
+
+/** The nearest folder above this file holding package.json: the same from src/ (tests) and dist/src/. */
+function packageRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(dir, 'package.json'))) {
+    const up = dirname(dir);
+    if (up === dir) throw new Error('cannot find the nnfs package root');
+    dir = up;
+  }
+  return dir;
+}
+
+/** The pretrained model shipped in the package; found from the code's location, so any cwd works. */
+export function defaultCheckpointPath(): string {
+  return join(packageRoot(), 'checkpoints', 'pretrained.safetensors');
+}
+
+export const checkpointOption = {
+  type: 'string',
+  describe: 'checkpoint file (or a run folder: its last.safetensors)',
+  defaultDescription: 'the shipped checkpoints/pretrained.safetensors',
+  coerce: path('checkpoint'),
+} as const;
+
+/** A loaded model and the checkpoint it came from. */
+export interface Model {
+  file: string;
+  spec: ModelSpec;
+  params: Float32Array;
+  checkpoint: Checkpoint;
+}
+
+/** Loads `file` (or the shipped model) and checks it takes `inputSize` inputs and gives at least `classes` classes. */
+export async function loadModel(file: string | undefined, inputSize: number, classes: number, what: string): Promise<Model> {
+  const path = file ?? defaultCheckpointPath();
+  if (file === undefined && !existsSync(path)) {
+    throw new UserError(`no pretrained model at ${path} (this copy of nnfs ships without one); pass --checkpoint FILE or train one with \`nnfs train\`.`);
+  }
+  const checkpoint = await loadCheckpoint(path);
+  const sizes = checkpoint.sizes;
+  const outputs = sizes[sizes.length - 1];
+  if (sizes[0] !== inputSize || outputs < classes) {
+    throw new UserError(
+      `${path} is a ${sizes.join('-')} model, but ${what} needs ${inputSize} inputs and ${classes} classes.`,
+    );
+  }
+  return { file: path, spec: modelSpec(sizes), params: checkpoint.params, checkpoint };
+}
+
+/** A whole number of any size: --index's upper bound is the test set's size, checked once it is loaded. */
+function wholeNumber(name: string) {
+  return (raw: unknown): number => {
+    const text = path(name)(raw);
+    const value = /^[+-]?\d+$/.test(text) ? Number(text) : NaN;
+    if (!Number.isSafeInteger(value)) throw new UserError(`--${name} must be a whole number, got ${text}.`);
+    return value;
+  };
+}
+
+export const command = 'predict';
+export const describe = 'show a test digit (or a PNG of your own) and what the model thinks it is';
+
+export function builder(yargs: Argv) {
+  return yargs
+    .option('checkpoint', checkpointOption)
+    .option('index', { type: 'string', describe: 'test image number, 0-9999', defaultDescription: 'a random one', coerce: wholeNumber('index') })
+    .option('image', { type: 'string', describe: 'a PNG of a hand-drawn digit (any size, either polarity)', coerce: path('image') })
+    .option('data', dataOption)
+    .option('json', jsonOption)
+    .example('$0 predict', 'a random test digit, with the shipped model')
+    .example('$0 predict --index 1234 --checkpoint checkpoints/run1/last.safetensors', 'test digit 1234 with your model')
+    .example('$0 predict --image my-digit.png', 'a digit you drew');
+}
+
+interface PredictArgs {
+  checkpoint?: string;
+  index?: number;
+  image?: string;
+  data?: string;
+  json: boolean;
+}
+
+/** The digit to classify: model inputs in 0..1, 0-255 intensities to draw, and what is known about it. */
+interface Digit {
+  input: Float32Array;
+  pixels: Uint8Array;
+  rows: number;
+  cols: number;
+  /** Classes of the data it comes from: the model must have at least this many outputs. */
+  classes: number;
+  label?: number;
+  index?: number;
+}
+
+async function pngDigit(file: string): Promise<Digit> {
+  // pngjs is loaded only here, so other commands start without it.
+  const { readDigitPng } = await import('../data/png.js');
+  const input = readDigitPng(file);
+  return { input, pixels: Uint8Array.from(input, (v) => Math.round(v * 255)), rows: MNIST_SIDE, cols: MNIST_SIDE, classes: 10 };
+}
+
+function testDigit(dataDir: string, requested: number | undefined): Digit {
+  const test = loadSplit(dataDir, 't10k');
+  if (requested !== undefined && (requested < 0 || requested >= test.count)) {
+    throw new UserError(`--index must be a whole number from 0 to ${test.count - 1}, got ${requested}.`);
+  }
+  const index = requested ?? Math.floor(Math.random() * test.count);
+  const pixels = test.pixels.slice(index * test.inputSize, (index + 1) * test.inputSize);
+  // The same byte -> float32 table as training, so a test image gives the kernels' exact inputs.
+  const input = Float32Array.from(pixels, (v) => PIXEL_VALUE[v]);
+  return { input, pixels, rows: test.rows, cols: test.cols, classes: test.classes, label: test.labels[index], index };
+}
+
+export async function handler(args: PredictArgs): Promise<void> {
+  if (args.image !== undefined && args.index !== undefined) throw new UserError('give --index or --image, not both.');
+  const digit = args.image !== undefined ? await pngDigit(args.image) : testDigit(args.data ?? defaultMnistDir(), args.index);
+  const what = args.image !== undefined ? 'a digit from a PNG' : 'this test set';
+  const model = await loadModel(args.checkpoint, digit.input.length, digit.classes, what);
+  const probs = new Float32Array(model.spec.sizes[model.spec.sizes.length - 1]);
+  forward(model.spec, model.params, digit.input, probs);
+  const predicted = argmax(probs);
+
+  if (args.json) {
+    const result: Record<string, unknown> = { predicted, probabilities: Array.from(probs) };
+    if (digit.label !== undefined) result.label = digit.label;
+    if (digit.index !== undefined) result.index = digit.index;
+    process.stdout.write(JSON.stringify(result) + '\n');
+    return;
+  }
+  const lines = [asciiDigit(digit.pixels, digit.rows, digit.cols), '', formatProbabilities(probs), `predicted: ${predicted}`];
+  if (digit.label !== undefined) lines.push(`label: ${digit.label} (test image ${digit.index})`);
+  process.stdout.write(lines.join('\n') + '\n');
+}
