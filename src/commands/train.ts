@@ -22,7 +22,7 @@ export function builder(yargs: Argv) {
     .option('momentum', { type: 'string', describe: 'momentum coefficient (--optimizer momentum)', default: String(DEFAULTS.momentum), coerce: positive('momentum') })
     .option('seed', { type: 'string', describe: 'seed for initialisation and shuffling', default: String(DEFAULTS.seed), coerce: integer('seed', 0, 0xffffffff) })
     .option('microbatch', { type: 'string', describe: 'samples per gradient slot (fixes the summation order)', default: String(DEFAULTS.microbatch), coerce: integer('microbatch', 1, 1_000_000) })
-    .option('kernel', { type: 'string', describe: 'sparse (nonzero pixels only) or dense (the reference)', default: 'sparse', coerce: choice<KernelName>('kernel', ['sparse', 'dense']) })
+    .option('kernel', { type: 'string', describe: 'wasm (WebAssembly SIMD), sparse (JS, nonzero pixels only) or dense (JS, the reference)', default: 'wasm', coerce: choice<KernelName>('kernel', ['wasm', 'sparse', 'dense']) })
     .option('data', dataOption)
     .option('out', { type: 'string', describe: 'run folder for checkpoints and metrics.jsonl', defaultDescription: 'checkpoints/run-<time>', coerce: path('out') })
     .option('save-every-steps', { type: 'string', describe: 'also save a checkpoint every N steps within an epoch (0: epoch ends only)', default: '0', coerce: integer('save-every-steps', 0, 1_000_000_000) })

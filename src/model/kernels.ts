@@ -7,11 +7,15 @@
 //  - `sparse`: walks only each image's nonzero pixels (about 1 in 5 for MNIST). W is
 //    input-major, so a pixel's row of weights is `outputs` contiguous floats.
 // Adding a zero product to a float never changes it, so both give bit-identical results.
+// A third kernel, `wasm` (WebAssembly SIMD, src/model/wasm/), needs the shared memory and a
+// scratch region, so it is built by createWasmKernel, not here.
 
 import type { Dataset } from '../data/dataset.js';
 import type { ModelSpec } from './spec.js';
 
-export type KernelName = 'dense' | 'sparse';
+export type KernelName = 'dense' | 'sparse' | 'wasm';
+/** The kernels written in JS, which createKernel builds. */
+export type JsKernelName = Exclude<KernelName, 'wasm'>;
 
 export interface Kernel {
   readonly name: KernelName;
@@ -28,13 +32,19 @@ export interface Kernel {
   sgdSample(params: Float32Array, data: Dataset, sample: number, lr: number): number;
   /** Adds the summed loss and the number of correct predictions over samples [from, to) into totals[0], totals[1]. */
   evaluate(params: Float32Array, data: Dataset, from: number, to: number, totals: Float64Array): void;
+  /**
+   * Optional hint before sgdSample calls: samples order[from..to) come next, so their data
+   * may be fetched into cache now, together (the wasm kernel's per-sample SGD is otherwise
+   * held up by cache misses on randomly ordered samples). Changes no result.
+   */
+  prefetch?(data: Dataset, order: Int32Array, from: number, to: number): void;
 }
 
 /** Pixel byte -> input value in [0, 1], rounded to float32 once, so every kernel sees the same inputs. */
 export const PIXEL_VALUE = Float32Array.from({ length: 256 }, (_, v) => v / 255);
 
 /** Creates a kernel of the given kind with its scratch buffers allocated once. */
-export function createKernel(spec: ModelSpec, name: KernelName = 'sparse'): Kernel {
+export function createKernel(spec: ModelSpec, name: JsKernelName = 'sparse'): Kernel {
   const acts = spec.sizes.map((width) => new Float32Array(width));
   const deltas = spec.sizes.map((width) => new Float32Array(width));
   const lastLayer = spec.layers.length - 1;

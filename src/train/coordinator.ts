@@ -8,6 +8,7 @@ import type { TrainConfig } from '../config.js';
 import type { Dataset } from '../data/dataset.js';
 import type { KernelName } from '../model/kernels.js';
 import type { ModelSpec } from '../model/spec.js';
+import { wasmScratchFloats } from '../model/wasm/scratch-layout.js';
 import { sharedFloat32, sharedFloat64, sharedInt32, sharedMemory } from '../shared-memory.js';
 import { optimizerStateNames } from './optimizer.js';
 import { createPool } from './pool.js';
@@ -40,7 +41,9 @@ export class Coordinator {
     config: TrainConfig,
     data: { train: Dataset; test: Dataset },
     readonly threads: number,
-    kernel: KernelName = 'sparse',
+    // The same default as `train --kernel`, so `resume` (which has no --kernel) goes on with
+    // the kernel a default run was trained with: kernels differ in their last bits.
+    kernel: KernelName = 'wasm',
   ) {
     const geometry = stepGeometry(config, data.train.count);
     const cores = availableParallelism();
@@ -61,6 +64,9 @@ export class Coordinator {
       order: sharedInt32(data.train.count),
       losses: sharedFloat64(geometry.stepsPerEpoch * geometry.microbatchesPerStep),
       control: sharedInt32(Control.LENGTH),
+      // Every worker that builds a context (training or evaluating) claims one region, and
+      // the pool has exactly `threads` workers.
+      scratch: sharedFloat32(kernel === 'wasm' ? threads * wasmScratchFloats(spec) : 0),
       // Spinning only pays when every thread has a core of its own; otherwise it steals
       // the core from the thread that holds the work.
       spin: threads <= cores ? 2000 : 0,

@@ -27,6 +27,12 @@ export interface SharedRun {
   losses: Float64Array;
   /** Control block, fields at the Control indices below. */
   control: Int32Array;
+  /**
+   * The 'wasm' kernel's working memory: one region of wasmScratchFloats(spec) floats per
+   * thread, back to back, each claimed once per run with Control.SCRATCH_CLAIM (empty for
+   * the JS kernels, which keep their scratch in plain arrays).
+   */
+  scratch: Float32Array;
   /** Spin iterations on the step counter before sleeping (0 when threads outnumber cores). */
   spin: number;
   /** How many threads to wake when new work appears (the rest sleep: they would only compete for cores). */
@@ -53,7 +59,9 @@ export const Control = {
   T_BASE: 7,
   /** The step at which a non-finite loss appeared, when FAILED is Failure.DIVERGED. */
   FAILED_STEP: 8,
-  LENGTH: 9,
+  /** Scratch regions claimed so far (Atomics.add): each thread that builds a 'wasm' kernel takes the next. */
+  SCRATCH_CLAIM: 9,
+  LENGTH: 10,
 } as const;
 
 export const Failure = { NONE: 0, WORKER: 1, DIVERGED: 2 } as const;

@@ -23,8 +23,10 @@
 //    sleepers use a timeout and re-check FAILED, so a dead worker cannot hang the rest.
 
 import { createKernel, type Kernel } from '../model/kernels.js';
-import { modelSpec } from '../model/spec.js';
-import { reduceAndUpdate } from './optimizer.js';
+import { modelSpec, type ModelSpec } from '../model/spec.js';
+import { createWasmKernel, wasmScratchFloats } from '../model/wasm/wasm-kernel.js';
+import { createWasmUpdate } from '../model/wasm/wasm-update.js';
+import { reduceAndUpdate, type UpdateArgs } from './optimizer.js';
 import {
   CLOSED_TICKET, Control, Failure, PHASE_A, PHASE_B, PHASE_SHIFT, UPDATE_CHUNK,
   microbatchesIn, stepGeometry, stepRange, type SharedRun, type StepGeometry,
@@ -33,10 +35,14 @@ import {
 const INDEX_MASK = (1 << PHASE_SHIFT) - 1;
 /** How long a sleeping thread waits before re-checking for a failed run. */
 const SLEEP_MS = 250;
+/** Fused SGD steps per kernel.prefetch hint (0.068 -> 0.053 s per epoch with the wasm kernel). */
+const PREFETCH_SAMPLES = 16;
 
 interface ThreadContext {
   runId: string;
   kernel: Kernel;
+  /** The optimiser update of one parameter range: in wasm SIMD with the 'wasm' kernel, else JS. */
+  update: (a: UpdateArgs) => void;
   slots: Float32Array[];
   geometry: StepGeometry;
 }
@@ -50,14 +56,27 @@ export function threadContext(run: SharedRun): ThreadContext {
     const paramCount = spec.paramCount;
     const slotCount = run.grads.length / paramCount;
     const slots = Array.from({ length: slotCount }, (_, i) => run.grads.subarray(i * paramCount, (i + 1) * paramCount));
-    context = { runId: run.runId, kernel: createKernel(spec, run.kernel), slots, geometry: stepGeometry(run.config, run.train.count) };
+    context = { runId: run.runId, ...buildKernel(run, spec), slots, geometry: stepGeometry(run.config, run.train.count) };
   }
   return context;
 }
 
+/**
+ * The run's kernel and optimiser update for this thread. A 'wasm' run does both in wasm
+ * SIMD, and its kernel claims this thread's own scratch region (once per run and thread).
+ */
+function buildKernel(run: SharedRun, spec: ModelSpec): Pick<ThreadContext, 'kernel' | 'update'> {
+  if (run.kernel !== 'wasm') return { kernel: createKernel(spec, run.kernel), update: reduceAndUpdate };
+  const floats = wasmScratchFloats(spec);
+  const region = Atomics.add(run.control, Control.SCRATCH_CLAIM, 1);
+  if ((region + 1) * floats > run.scratch.length) throw new Error('more threads built a wasm kernel than the run has scratch regions for');
+  const scratch = run.scratch.subarray(region * floats, (region + 1) * floats);
+  return { kernel: createWasmKernel(spec, run.memory, scratch), update: createWasmUpdate(run.memory) };
+}
+
 /** Takes part in the current segment (steps STEP..STEP_END of the epoch) until it ends. */
 export function trainSegment(run: SharedRun): void {
-  const { kernel, slots, geometry: g } = threadContext(run);
+  const { kernel, update, slots, geometry: g } = threadContext(run);
   const { config, control, params, train, order, losses } = run;
   const chunks = Math.ceil(params.length / UPDATE_CHUNK);
 
@@ -75,6 +94,9 @@ export function trainSegment(run: SharedRun): void {
         const { first, end } = stepRange(g, step);
         const from = first + index * g.microbatch;
         const to = Math.min(from + g.microbatch, end);
+        // Fused SGD takes one random sample per step; letting the kernel fetch the next
+        // few samples' data together saves it waiting for each one's cache misses in turn.
+        if (g.fused && from % PREFETCH_SAMPLES === 0) kernel.prefetch?.(train, order, from, from + PREFETCH_SAMPLES);
         losses[step * g.microbatchesPerStep + index] = g.fused
           ? kernel.sgdSample(params, train, order[from], config.lr)
           : kernel.gradient(params, slots[index], train, order, from, to);
@@ -86,7 +108,7 @@ export function trainSegment(run: SharedRun): void {
       }
     } else if (index < chunks) {
       const { first, end } = stepRange(g, step);
-      reduceAndUpdate({
+      update({
         config,
         params,
         grads: run.grads,

@@ -1,0 +1,40 @@
+// Finds and compiles the assembled wasm modules (kernel.wasm, update.wasm) once per thread.
+// Node reads them synchronously, so a worker builds its kernel without awaiting anything;
+// elsewhere (a browser page) the caller compiles them, e.g.
+// WebAssembly.compileStreaming(fetch(moduleUrl('kernel'))), and hands each over with
+// useWasmModule() first. No static node: import, so this file bundles for a page.
+
+export type WasmModuleName = 'kernel' | 'update';
+
+/** Where the build put `<name>.wasm`: beside this module's compiled JavaScript. */
+export function moduleUrl(name: WasmModuleName): URL {
+  return new URL(`./${name}.wasm`, import.meta.url);
+}
+
+const compiled = new Map<WasmModuleName, WebAssembly.Module>();
+
+/** Installs an already compiled module (for environments without node:fs). */
+export function useWasmModule(name: WasmModuleName, module: WebAssembly.Module): void {
+  compiled.set(name, module);
+}
+
+/** This thread's compiled module. Compiling a few KB takes well under a millisecond. */
+export function wasmModule(name: WasmModuleName): WebAssembly.Module {
+  let module = compiled.get(name);
+  if (!module) {
+    module = new WebAssembly.Module(readModuleFile(name));
+    compiled.set(name, module);
+  }
+  return module;
+}
+
+function readModuleFile(name: WasmModuleName): Uint8Array {
+  const fs = globalThis.process?.getBuiltinModule?.('node:fs') as typeof import('node:fs') | undefined;
+  if (!fs) throw new Error(`${name}.wasm is not installed: compile it and call useWasmModule() first`);
+  // From the TypeScript sources (vitest) the build's copy is under dist/, as for the worker script.
+  const candidates = [moduleUrl(name), new URL(`../../../dist/src/model/wasm/${name}.wasm`, import.meta.url)];
+  for (const url of candidates) {
+    if (fs.existsSync(url)) return fs.readFileSync(url);
+  }
+  throw new Error(`${name}.wasm is missing (looked for ${candidates[0].pathname}); run \`npm run build\` first`);
+}
