@@ -6,7 +6,12 @@ import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { UserError } from './errors.js';
 import { RunFailure } from './train/coordinator.js';
+import * as evaluate from './commands/evaluate.js';
+import * as importDat from './commands/import.js';
+import * as lines from './commands/lines.js';
+import * as predict from './commands/predict.js';
 import * as resume from './commands/resume.js';
+import * as serve from './commands/serve.js';
 import * as train from './commands/train.js';
 
 /** Prints a failure as one sentence and sets a non-zero exit; stack traces only for real bugs or NNFS_DEBUG. */
@@ -30,6 +35,11 @@ async function main(): Promise<void> {
     .usage('$0 <command> [options]\n\nTrains small neural networks on MNIST from scratch, on every core.')
     .command(train)
     .command(resume)
+    .command(predict)
+    .command(evaluate)
+    .command(lines)
+    .command(importDat)
+    .command(serve)
     .demandCommand(1, 'name a command; see nnfs --help.')
     .strict()
     .recommendCommands()

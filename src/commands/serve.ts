@@ -1,0 +1,67 @@
+// `nnfs serve`: a local web page to draw a digit and watch the model answer, plus its
+// test digits and training curves. Read-only; runs until Ctrl-C.
+
+import { relative, resolve } from 'node:path';
+import type { Argv } from 'yargs';
+import { UserError } from '../errors.js';
+import { defaultCheckpoint, pageDir } from '../web/paths.js';
+import { loadTestSplit } from '../web/samples.js';
+import { startServer } from '../web/server.js';
+import { buildSite } from '../web/site.js';
+import { dataOption, integer, path } from './flags.js';
+
+export const command = 'serve';
+export const describe = 'serve a page to draw digits for the model, with its test digits and training curves';
+
+export function builder(yargs: Argv) {
+  return yargs
+    .option('checkpoint', { type: 'string', describe: 'checkpoint file or run folder to show', defaultDescription: 'checkpoints/pretrained.safetensors', coerce: path('checkpoint') })
+    .option('port', { type: 'string', describe: 'port to listen on (0: any free port)', default: '8080', coerce: integer('port', 0, 65535) })
+    .option('host', { type: 'string', describe: 'address to listen on; 0.0.0.0 opens the page to your network', default: '127.0.0.1', coerce: path('host') })
+    .option('data', dataOption)
+    .example('$0 serve', 'the pretrained model at http://127.0.0.1:8080/')
+    .example('$0 serve --checkpoint checkpoints/run1/last.safetensors --port 9000', 'a model of your own');
+}
+
+interface ServeArgs {
+  checkpoint?: string;
+  port: number;
+  host: string;
+  data?: string;
+}
+
+/** A path as the user would type it: relative when under the current folder. */
+function shown(file: string): string {
+  const rel = relative(process.cwd(), file);
+  return rel === '' || rel.startsWith('..') ? file : rel;
+}
+
+export async function handler(args: ServeArgs): Promise<void> {
+  let testSet;
+  try {
+    testSet = loadTestSplit(args.data);
+  } catch (e) {
+    // Without the data the page still works; only its test-digits panel says why it is empty.
+    if (!(e instanceof UserError)) throw e;
+    testSet = e;
+    process.stderr.write(`nnfs: no test digits to show: ${e.message}\n`);
+  }
+  const site = await buildSite({ checkpoint: resolve(args.checkpoint ?? defaultCheckpoint()), pageDir: pageDir(), testSet });
+  // A bad checkpoint does not stop the server: the page explains it to whoever opens it.
+  if (site.modelError) process.stderr.write(`nnfs: ${site.modelError}\n`);
+  const { server, url } = await startServer(site, args.host, args.port);
+  // Listen for Ctrl-C before announcing the URL: whoever reads the line may stop us at once.
+  const stopped = new Promise<void>((done) => {
+    const stop = () => {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      server.close(() => done());
+      // Browsers hold keep-alive sockets open; do not wait for them to go idle.
+      server.closeAllConnections();
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+  });
+  process.stdout.write(`serving ${shown(site.checkpointFile)} at ${url}\n`);
+  await stopped;
+}

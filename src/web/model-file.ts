@@ -1,0 +1,62 @@
+// Checkpoint bytes -> the weights the page needs, with no Node APIs: format.ts hashes with
+// node:crypto, so the browser reads the same safetensors layout through safetensors.ts
+// and rebuilds the engine's input-major layout itself. The server already validated the
+// whole checkpoint (checksum included) before offering it.
+
+import { decodeSafetensors, type TensorOut } from '../checkpoint/safetensors.js';
+import { modelSpec, type ModelSpec } from '../model/spec.js';
+
+/** format.ts's FORMAT_NAME, repeated here to keep node:crypto out of the bundle; a test holds them equal. */
+export const NNFS_FORMAT = 'nnfs-checkpoint';
+
+export interface WebModel {
+  spec: ModelSpec;
+  params: Float32Array;
+  /** Epochs the checkpoint was trained for, when its metadata says. */
+  epoch?: number;
+  /** The optimiser named in its config, when present. */
+  optimizer?: string;
+}
+
+function tensor(tensors: Map<string, TensorOut>, name: string, shape: number[]): Float32Array {
+  const t = tensors.get(name);
+  if (t === undefined) throw new Error(`the model file has no tensor ${name}.`);
+  if (t.dtype !== 'F32' || t.shape.join(',') !== shape.join(',')) {
+    throw new Error(`the model file's tensor ${name} is ${t.dtype} [${t.shape.join(',')}], expected F32 [${shape.join(',')}].`);
+  }
+  return t.data as Float32Array;
+}
+
+/** Decodes an nnfs checkpoint into the flat parameter layout forward() reads. */
+export function decodeWebModel(bytes: Uint8Array): WebModel {
+  const { metadata, tensors } = decodeSafetensors(bytes);
+  if (metadata.format !== NNFS_FORMAT) throw new Error('the model file is not an nnfs checkpoint.');
+  let sizes: unknown;
+  try {
+    sizes = JSON.parse(metadata.sizes ?? '');
+  } catch {
+    throw new Error('the model file has no readable layer sizes.');
+  }
+  if (!Array.isArray(sizes) || !sizes.every((s) => Number.isSafeInteger(s) && s > 0)) {
+    throw new Error('the model file has no readable layer sizes.');
+  }
+  const spec = modelSpec(sizes as number[]);
+  const params = new Float32Array(spec.paramCount);
+  spec.layers.forEach(({ inputs, outputs, weightOffset, biasOffset }, l) => {
+    // On disk W is out x in (PyTorch's nn.Linear); the engine walks it input-major.
+    const w = tensor(tensors, `layers.${l}.weight`, [outputs, inputs]);
+    for (let o = 0; o < outputs; o++) {
+      for (let i = 0; i < inputs; i++) params[weightOffset + i * outputs + o] = w[o * inputs + i];
+    }
+    params.set(tensor(tensors, `layers.${l}.bias`, [outputs]), biasOffset);
+  });
+  const epoch = Number(metadata.epoch);
+  let optimizer: string | undefined;
+  try {
+    const config = JSON.parse(metadata.config ?? '{}') as { optimizer?: unknown };
+    if (typeof config.optimizer === 'string') optimizer = config.optimizer;
+  } catch {
+    // The config is only shown as a caption; the weights are what matter.
+  }
+  return { spec, params, epoch: Number.isSafeInteger(epoch) ? epoch : undefined, optimizer };
+}

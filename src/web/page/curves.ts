@@ -1,0 +1,129 @@
+// The training-curves panel: loss and test accuracy per epoch from the run's
+// metrics.jsonl, drawn as two small SVG line charts (no chart library: two polylines
+// and some ticks are all it takes).
+
+interface EpochLine {
+  epoch: number;
+  trainLoss: number;
+  testLoss: number;
+  testAccuracy: number;
+}
+
+interface Series {
+  name: string;
+  /** CSS class giving the line its colour. */
+  cls: string;
+  values: number[];
+}
+
+const SVG = 'http://www.w3.org/2000/svg';
+const W = 360;
+const H = 200;
+const M = { left: 46, right: 14, top: 12, bottom: 30 };
+
+function el<K extends keyof SVGElementTagNameMap>(name: K, attrs: Record<string, string | number>, parent?: Element): SVGElementTagNameMap[K] {
+  const node = document.createElementNS(SVG, name);
+  for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, String(v));
+  parent?.append(node);
+  return node;
+}
+
+/** `count` evenly spaced values covering [lo, hi]. */
+function ticks(lo: number, hi: number, count: number): number[] {
+  if (hi === lo) return [lo];
+  return Array.from({ length: count }, (_, i) => lo + ((hi - lo) * i) / (count - 1));
+}
+
+/** Whole epochs to label on the x axis, at most about six. */
+function epochTicks(epochs: number[]): number[] {
+  const first = epochs[0];
+  const last = epochs[epochs.length - 1];
+  const step = Math.max(1, Math.ceil((last - first) / 5));
+  const out: number[] = [];
+  for (let e = first; e <= last; e += step) out.push(e);
+  if (out[out.length - 1] !== last) out.push(last);
+  return out;
+}
+
+function lineChart(title: string, epochs: number[], series: Series[], format: (v: number) => string): HTMLElement {
+  const all = series.flatMap((s) => s.values).filter(Number.isFinite);
+  let lo = Math.min(...all);
+  let hi = Math.max(...all);
+  const pad = (hi - lo || Math.abs(hi) || 1) * 0.08;
+  lo -= pad;
+  hi += pad;
+  const e0 = epochs[0];
+  const e1 = epochs[epochs.length - 1];
+  const x = (e: number) => (e1 === e0 ? (M.left + W - M.right) / 2 : M.left + ((e - e0) / (e1 - e0)) * (W - M.left - M.right));
+  const y = (v: number) => M.top + (1 - (v - lo) / (hi - lo)) * (H - M.top - M.bottom);
+
+  const svg = el('svg', { viewBox: `0 0 ${W} ${H}`, role: 'img', 'aria-label': title, 'data-points': epochs.length });
+  for (const v of ticks(lo + pad, hi - pad, 4)) {
+    el('line', { class: 'grid', x1: M.left, x2: W - M.right, y1: y(v), y2: y(v) }, svg);
+    el('text', { class: 'tick', x: M.left - 6, y: y(v) + 4, 'text-anchor': 'end' }, svg).textContent = format(v);
+  }
+  for (const e of epochTicks(epochs)) {
+    el('text', { class: 'tick', x: x(e), y: H - M.bottom + 16, 'text-anchor': 'middle' }, svg).textContent = String(e);
+  }
+  el('text', { class: 'axis-title', x: (M.left + W - M.right) / 2, y: H - 2, 'text-anchor': 'middle' }, svg).textContent = 'epoch';
+  for (const s of series) {
+    const points = s.values.map((v, i) => `${x(epochs[i]).toFixed(1)},${y(v).toFixed(1)}`);
+    el('polyline', { class: `line ${s.cls}`, points: points.join(' '), 'data-series': s.name }, svg);
+    // Dots only while they stay readable; a 200-epoch run is a line.
+    if (epochs.length <= 40) s.values.forEach((v, i) => el('circle', { class: `dot ${s.cls}`, cx: x(epochs[i]), cy: y(v), r: 3 }, svg));
+  }
+
+  const figure = document.createElement('figure');
+  figure.className = 'chart';
+  const caption = document.createElement('figcaption');
+  caption.textContent = title;
+  for (const s of series) {
+    const key = document.createElement('span');
+    key.className = `key ${s.cls}`;
+    key.textContent = s.name;
+    caption.append(key);
+  }
+  figure.append(caption, svg);
+  return figure;
+}
+
+/** Parses metrics.jsonl, skipping lines a crash may have cut short. */
+function parseMetrics(text: string): EpochLine[] {
+  const lines: EpochLine[] = [];
+  for (const raw of text.split('\n')) {
+    try {
+      const m = JSON.parse(raw) as Partial<EpochLine>;
+      if ([m.epoch, m.trainLoss, m.testLoss, m.testAccuracy].every((v) => typeof v === 'number')) lines.push(m as EpochLine);
+    } catch {
+      // blank or partial line
+    }
+  }
+  return lines.sort((a, b) => a.epoch - b.epoch);
+}
+
+/** Fills `charts` and a one-line summary in `note`; hides the charts and explains why when the run has no metrics. */
+export async function showCurves(panel: HTMLElement, charts: HTMLElement, note: HTMLElement): Promise<void> {
+  const response = await fetch('metrics.jsonl', { cache: 'no-store' });
+  const lines = response.ok ? parseMetrics(await response.text()) : [];
+  panel.dataset.points = String(lines.length);
+  if (lines.length === 0) {
+    charts.hidden = true;
+    note.hidden = false;
+    note.textContent = response.ok
+      ? 'The run’s metrics.jsonl holds no finished epoch yet.'
+      : 'No training curves: this checkpoint has no metrics.jsonl beside it. Runs of `nnfs train` write one in their folder.';
+    return;
+  }
+  const epochs = lines.map((l) => l.epoch);
+  charts.replaceChildren(
+    lineChart('Loss', epochs, [
+      { name: 'train', cls: 's-train', values: lines.map((l) => l.trainLoss) },
+      { name: 'test', cls: 's-test', values: lines.map((l) => l.testLoss) },
+    ], (v) => v.toFixed(3)),
+    lineChart('Test accuracy', epochs, [{ name: 'test accuracy', cls: 's-acc', values: lines.map((l) => l.testAccuracy) }], (v) => `${(v * 100).toFixed(1)}%`),
+  );
+  charts.hidden = false;
+  const last = lines[lines.length - 1];
+  note.hidden = false;
+  note.textContent = `${lines.length} epoch${lines.length === 1 ? '' : 's'}; last: test accuracy ${(last.testAccuracy * 100).toFixed(2)}%, test loss ${last.testLoss.toFixed(4)}.`;
+}

@@ -1,0 +1,99 @@
+// The page's entry point: wires the pad, the answer panel, the test digits and the curves
+// to the inference worker. The main thread only draws and posts pixels; preprocessing and
+// the forward pass run in the worker, and at most one drawing is in flight at a time.
+
+import { transfer, wrap } from 'comlink';
+import type { InferenceApi } from './api.js';
+import { showCurves } from './curves.js';
+import { Pad } from './pad.js';
+import { PredictionView } from './prediction.js';
+import { showSamples } from './samples-panel.js';
+
+function byId<T extends HTMLElement = HTMLElement>(id: string): T {
+  const node = document.getElementById(id);
+  if (!node) throw new Error(`the page has no #${id}`);
+  return node as T;
+}
+
+const MNIST_CLASSES = 10;
+
+const api = wrap<InferenceApi>(new Worker(new URL('./inference.worker.js', import.meta.url), { type: 'module' }));
+const errorBox = byId('model-error');
+const view = new PredictionView(byId('prediction'), byId('confidence'), byId<HTMLCanvasElement>('preview'), byId('bars'), MNIST_CLASSES);
+
+function showError(prefix: string, error: unknown): void {
+  errorBox.textContent = `${prefix}: ${error instanceof Error ? error.message : String(error)}`;
+  errorBox.hidden = false;
+}
+
+// Coalesce: strokes arrive faster than answers, so keep only "something changed" and
+// classify the latest drawing once per frame, never queueing stale ones.
+let dirty = false;
+let scheduled = false;
+let running = false;
+
+function schedule(): void {
+  dirty = true;
+  view.setPending(true);
+  if (!scheduled && !running) {
+    scheduled = true;
+    requestAnimationFrame(() => void classifyDrawing());
+  }
+}
+
+async function classifyDrawing(): Promise<void> {
+  scheduled = false;
+  if (running || !dirty) return;
+  dirty = false;
+  running = true;
+  try {
+    if (pad.isEmpty) {
+      view.show(null);
+    } else {
+      const image = pad.snapshot();
+      view.show(await api.predictDrawing(transfer(image.data, [image.data.buffer]), image.width, image.height));
+    }
+  } catch (error) {
+    showError('The model could not classify the drawing', error);
+  } finally {
+    running = false;
+    if (dirty) schedule();
+    else view.setPending(false);
+  }
+}
+
+const pad = new Pad(byId<HTMLCanvasElement>('pad'), schedule);
+byId('clear').addEventListener('click', () => pad.clear());
+
+async function refreshSamples(): Promise<void> {
+  try {
+    await showSamples(api, byId('samples'), byId('samples-summary'));
+  } catch (error) {
+    byId('samples-summary').textContent = `No test digits: ${error instanceof Error ? error.message : String(error)}`;
+  }
+}
+
+async function start(): Promise<void> {
+  void showCurves(byId('curves'), byId('charts'), byId('curves-note')).catch((error: unknown) => {
+    byId('curves-note').textContent = `No training curves: ${error instanceof Error ? error.message : String(error)}`;
+  });
+  try {
+    const info = await api.load(new URL('model.safetensors', location.href).href);
+    const parts = [`${info.sizes.join('-')} network`];
+    // Imported weights (nnfs import) record epoch 0: their training history is unknown, so say nothing.
+    if (info.epoch !== undefined && info.epoch > 0) parts.push(`${info.epoch} epoch${info.epoch === 1 ? '' : 's'}`);
+    if (info.optimizer) parts.push(info.optimizer);
+    byId('model-info').textContent = parts.join(' · ');
+    pad.setEnabled(true);
+    document.body.dataset.model = 'ready';
+    byId('more').addEventListener('click', () => void refreshSamples());
+    await refreshSamples();
+  } catch (error) {
+    document.body.dataset.model = 'error';
+    byId('model-info').textContent = 'no model';
+    showError('The model could not be loaded', error);
+    byId('samples-summary').textContent = 'No model to test the digits with.';
+  }
+}
+
+void start();

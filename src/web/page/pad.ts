@@ -1,0 +1,119 @@
+// The drawing pad: pointer events (mouse, pen, touch) draw round strokes on a canvas.
+// Strokes are kept in coordinates relative to the pad, so a resize redraws them crisply
+// at the new size instead of losing them.
+
+import { MAX_PIXEL_RATIO, PEN_FRACTION } from './pad-geometry.js';
+
+interface Point {
+  /** 0..1 across the pad. */
+  x: number;
+  /** 0..1 down the pad. */
+  y: number;
+}
+
+const PAPER = '#ffffff';
+const INK = '#111827';
+
+export class Pad {
+  private readonly ctx: CanvasRenderingContext2D;
+  private strokes: Point[][] = [];
+  private current: Point[] | undefined;
+  private enabled = false;
+
+  /** `onChange` runs on every change of the drawing; it should be cheap (it only schedules work). */
+  constructor(private readonly canvas: HTMLCanvasElement, private readonly onChange: () => void) {
+    // Read back on every change, so ask for a CPU-side canvas that makes getImageData cheap.
+    const ctx = canvas.getContext('2d', { willReadFrequently: true });
+    if (!ctx) throw new Error('this browser cannot draw on a canvas.');
+    this.ctx = ctx;
+    this.fitBackingStore();
+    new ResizeObserver(() => {
+      if (this.fitBackingStore()) this.onChange();
+    }).observe(canvas);
+    canvas.addEventListener('pointerdown', (e) => this.down(e));
+    canvas.addEventListener('pointermove', (e) => this.move(e));
+    for (const type of ['pointerup', 'pointercancel'] as const) canvas.addEventListener(type, () => (this.current = undefined));
+  }
+
+  /** Drawing is refused until a model is loaded. */
+  setEnabled(enabled: boolean): void {
+    this.enabled = enabled;
+    this.canvas.classList.toggle('disabled', !enabled);
+  }
+
+  get isEmpty(): boolean {
+    return this.strokes.length === 0;
+  }
+
+  clear(): void {
+    this.strokes = [];
+    this.current = undefined;
+    this.redraw();
+    this.onChange();
+  }
+
+  /** The pixels as they are now, for the worker (which takes ownership of the buffer). */
+  snapshot(): ImageData {
+    return this.ctx.getImageData(0, 0, this.canvas.width, this.canvas.height);
+  }
+
+  /** Matches the backing store to the displayed size; true if it changed (and so was redrawn). */
+  private fitBackingStore(): boolean {
+    const ratio = Math.min(MAX_PIXEL_RATIO, Math.max(1, window.devicePixelRatio || 1));
+    const side = Math.max(1, Math.round(this.canvas.clientWidth * ratio));
+    if (this.canvas.width === side && this.canvas.height === side) return false;
+    this.canvas.width = side;
+    this.canvas.height = side;
+    this.redraw();
+    return true;
+  }
+
+  private point(e: PointerEvent): Point {
+    const rect = this.canvas.getBoundingClientRect();
+    return { x: (e.clientX - rect.left) / rect.width, y: (e.clientY - rect.top) / rect.height };
+  }
+
+  private down(e: PointerEvent): void {
+    if (!this.enabled || (e.pointerType === 'mouse' && e.button !== 0)) return;
+    e.preventDefault();
+    // Keep receiving moves when the stroke leaves the canvas, so it is not cut short.
+    this.canvas.setPointerCapture(e.pointerId);
+    this.current = [this.point(e)];
+    this.strokes.push(this.current);
+    this.drawSegment(this.current[0], this.current[0]);
+    this.onChange();
+  }
+
+  private move(e: PointerEvent): void {
+    if (!this.current) return;
+    // Pens and touch report more points than frames; use them all for a smooth line.
+    const events = typeof e.getCoalescedEvents === 'function' ? e.getCoalescedEvents() : [];
+    for (const event of events.length > 0 ? events : [e]) {
+      const p = this.point(event);
+      this.drawSegment(this.current[this.current.length - 1], p);
+      this.current.push(p);
+    }
+    this.onChange();
+  }
+
+  private drawSegment(from: Point, to: Point): void {
+    const { ctx, canvas } = this;
+    ctx.strokeStyle = INK;
+    ctx.lineWidth = PEN_FRACTION * canvas.width;
+    ctx.lineCap = 'round';
+    ctx.lineJoin = 'round';
+    ctx.beginPath();
+    ctx.moveTo(from.x * canvas.width, from.y * canvas.height);
+    ctx.lineTo(to.x * canvas.width, to.y * canvas.height);
+    ctx.stroke();
+  }
+
+  private redraw(): void {
+    // Opaque paper, so the preprocessing sees dark ink on a light border and inverts it, as for a scanned drawing.
+    this.ctx.fillStyle = PAPER;
+    this.ctx.fillRect(0, 0, this.canvas.width, this.canvas.height);
+    for (const stroke of this.strokes) {
+      for (let i = 0; i < stroke.length; i++) this.drawSegment(stroke[Math.max(0, i - 1)], stroke[i]);
+    }
+  }
+}

@@ -1,0 +1,56 @@
+// The test-digits panel: a few random MNIST test images from the server, each with the
+// model's answer; mistakes are marked. The images are fed raw (pixels / 255), as
+// `evaluate` does, since they are already MNIST-shaped.
+
+import { argmax } from '../../model/forward.js';
+import type { InferenceApi } from './api.js';
+
+interface SamplesFile {
+  rows: number;
+  cols: number;
+  samples: { index: number; label: number; pixels: number[] }[];
+}
+
+function digitCanvas(pixels: number[], rows: number, cols: number): HTMLCanvasElement {
+  const canvas = document.createElement('canvas');
+  canvas.width = cols;
+  canvas.height = rows;
+  const ctx = canvas.getContext('2d')!;
+  const image = ctx.createImageData(cols, rows);
+  pixels.forEach((v, i) => image.data.set([v, v, v, 255], i * 4));
+  ctx.putImageData(image, 0, 0);
+  return canvas;
+}
+
+/** Fetches a fresh set of test digits and shows the model's answer for each. */
+export async function showSamples(api: InferenceApi, grid: HTMLElement, summary: HTMLElement): Promise<void> {
+  const response = await fetch('test-samples.json', { cache: 'no-store' });
+  if (!response.ok) {
+    grid.replaceChildren();
+    summary.textContent = `No test digits: ${(await response.text()).trim()}`;
+    return;
+  }
+  const { rows, cols, samples } = (await response.json()) as SamplesFile;
+  const pixels = new Uint8Array(samples.length * rows * cols);
+  samples.forEach((s, i) => pixels.set(s.pixels, i * rows * cols));
+  const probs = await api.classify(pixels, samples.length);
+  const classes = probs.length / Math.max(1, samples.length);
+  let right = 0;
+  const figures = samples.map((s, i) => {
+    const p = probs.subarray(i * classes, (i + 1) * classes);
+    const predicted = argmax(p);
+    const ok = predicted === s.label;
+    if (ok) right++;
+    const figure = document.createElement('figure');
+    figure.className = ok ? 'sample' : 'sample mistake';
+    figure.dataset.label = String(s.label);
+    figure.dataset.predicted = String(predicted);
+    figure.title = `test image #${s.index}: label ${s.label}, model ${predicted} (${(p[predicted] * 100).toFixed(1)}%)`;
+    const caption = document.createElement('figcaption');
+    caption.textContent = ok ? String(predicted) : `${predicted} ≠ ${s.label}`;
+    figure.append(digitCanvas(s.pixels, rows, cols), caption);
+    return figure;
+  });
+  grid.replaceChildren(...figures);
+  summary.textContent = `${right} of ${samples.length} right; mistakes are marked in red (model ≠ label).`;
+}

@@ -1,0 +1,40 @@
+// Random MNIST test digits for the page's "test digits" panel: the raw 28x28 pixels and
+// their labels; the page classifies them itself with the model it runs.
+
+import { type Dataset } from '../data/dataset.js';
+import { defaultMnistDir, loadSplit } from '../data/mnist.js';
+
+export interface TestSample {
+  /** Position in the test set, so a reader can look the digit up. */
+  index: number;
+  label: number;
+  /** rows * cols intensities 0-255, row-major, as in the IDX file. */
+  pixels: number[];
+}
+
+export interface SamplesFile {
+  rows: number;
+  cols: number;
+  samples: TestSample[];
+}
+
+/** Samples per request: enough to show a mistake or two at ~93% accuracy, few enough to scan. */
+export const SAMPLE_COUNT = 24;
+
+/** Loads only the test split: the training set is not needed to show a few digits. */
+export function loadTestSplit(dataDir: string = defaultMnistDir()): Dataset {
+  return loadSplit(dataDir, 't10k');
+}
+
+/** `count` distinct random test digits; random per call so a reload shows new ones. */
+export function randomSamples(test: Dataset, count = SAMPLE_COUNT, random: () => number = Math.random): SamplesFile {
+  const picked = new Set<number>();
+  const want = Math.min(count, test.count);
+  while (picked.size < want) picked.add(Math.floor(random() * test.count));
+  const samples = [...picked].map((index) => ({
+    index,
+    label: test.labels[index],
+    pixels: Array.from(test.pixels.subarray(index * test.inputSize, (index + 1) * test.inputSize)),
+  }));
+  return { rows: test.rows, cols: test.cols, samples };
+}

@@ -1,0 +1,98 @@
+// The read-only HTTP server behind `nnfs serve`: GET and HEAD of the site's fixed routes,
+// 405 for every other method, 404 for every other path, and listen failures as one sentence.
+
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { UserError } from '../errors.js';
+import type { Reply, Site } from './site.js';
+
+/**
+ * Same-origin only: scripts, styles, the worker and fetches come from this server; no
+ * inline script can run even if a file name or metric ever reached the page unescaped.
+ */
+const SECURITY_HEADERS = {
+  'Content-Security-Policy':
+    "default-src 'none'; script-src 'self'; worker-src 'self'; connect-src 'self'; style-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+  'X-Content-Type-Options': 'nosniff',
+  'Referrer-Policy': 'no-referrer',
+};
+
+/** The request's path, without query or fragment; the URL parser also folds `..` and `.` segments. */
+function requestPath(req: IncomingMessage): string | undefined {
+  try {
+    return new URL(req.url ?? '/', 'http://localhost').pathname;
+  } catch {
+    return undefined;
+  }
+}
+
+function send(req: IncomingMessage, res: ServerResponse, reply: Reply, extra: Record<string, string> = {}): void {
+  const body = typeof reply.body === 'string' ? Buffer.from(reply.body, 'utf8') : reply.body;
+  res.writeHead(reply.status, {
+    ...SECURITY_HEADERS,
+    'Content-Type': reply.type,
+    'Content-Length': String(body.byteLength),
+    'Cache-Control': reply.noStore ? 'no-store' : 'no-cache',
+    ...extra,
+  });
+  res.end(req.method === 'HEAD' ? undefined : body);
+}
+
+const plain = (status: number, body: string): Reply => ({ status, type: 'text/plain; charset=utf-8', body, noStore: true });
+
+async function handle(site: Site, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  if (req.method !== 'GET' && req.method !== 'HEAD') {
+    send(req, res, plain(405, 'nnfs serve is read-only: only GET and HEAD are allowed.\n'), { Allow: 'GET, HEAD' });
+    return;
+  }
+  const path = requestPath(req);
+  const route = path === undefined ? undefined : site.routes.get(path);
+  if (!route) {
+    send(req, res, plain(404, 'not found\n'));
+    return;
+  }
+  send(req, res, await route());
+}
+
+/** Turns a listen failure into the one sentence the user needs. */
+function listenError(error: NodeJS.ErrnoException, host: string, port: number): Error {
+  switch (error.code) {
+    case 'EADDRINUSE':
+      return new UserError(`port ${port} is in use; pick another with --port.`);
+    case 'EACCES':
+      return new UserError(`port ${port} needs more privileges than nnfs has; pick one above 1023 with --port.`);
+    case 'EADDRNOTAVAIL':
+      return new UserError(`host ${host} is not an address of this machine; pick another with --host.`);
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+      return new UserError(`host ${host} cannot be resolved; pick another with --host.`);
+    default:
+      return error;
+  }
+}
+
+export interface Listening {
+  server: Server;
+  /** The page's address, with the real port when 0 was asked for. */
+  url: string;
+}
+
+/** Listens on host:port (0 = any free port) and serves `site` until the server is closed. */
+export function startServer(site: Site, host: string, port: number): Promise<Listening> {
+  const server = createServer((req, res) => {
+    handle(site, req, res).catch((error: unknown) => {
+      // A route failing is a bug or a file vanishing mid-read; answer, and keep serving.
+      process.stderr.write(`nnfs: error serving ${req.url}: ${error instanceof Error ? error.message : String(error)}\n`);
+      if (!res.headersSent) send(req, res, plain(500, 'internal error\n'));
+      else res.destroy();
+    });
+  });
+  return new Promise((resolve, reject) => {
+    server.once('error', (error: NodeJS.ErrnoException) => reject(listenError(error, host, port)));
+    server.listen(port, host, () => {
+      const address = server.address() as AddressInfo;
+      const shownHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+      resolve({ server, url: `http://${shownHost}:${address.port}/` });
+    });
+  });
+}

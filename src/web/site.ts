@@ -1,0 +1,114 @@
+// What `nnfs serve` offers, as a fixed table of URL paths: the bundled page, the
+// checkpoint's bytes, its run's metrics.jsonl and a few test digits. Nothing else on disk
+// is reachable, because requests are looked up in this table, never joined onto a folder.
+
+import { promises as fs } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { LAST_NAME, loadCheckpoint } from '../checkpoint/store.js';
+import type { Dataset } from '../data/dataset.js';
+import { UserError } from '../errors.js';
+import { randomSamples } from './samples.js';
+
+/** A response the server sends as it is. */
+export interface Reply {
+  status: number;
+  type: string;
+  body: Uint8Array | string;
+  /** Files that can change while serving (a run still training) must not be cached. */
+  noStore?: boolean;
+}
+
+export type Route = () => Promise<Reply>;
+
+/** The page's files, as build.mjs writes them; a fixed list, so a stray file in dist/web is never served. */
+const PAGE_FILES: Record<string, string> = {
+  'index.html': 'text/html; charset=utf-8',
+  'main.js': 'text/javascript; charset=utf-8',
+  'inference.worker.js': 'text/javascript; charset=utf-8',
+  'style.css': 'text/css; charset=utf-8',
+};
+
+/** The page needs a 28x28 input and ten classes: it draws MNIST digits. */
+const MNIST_SIZES = { inputs: 784, classes: 10 };
+
+export interface SiteOptions {
+  /** A checkpoint file, or a run folder (its last.safetensors). */
+  checkpoint: string;
+  pageDir: string;
+  /** The MNIST test split, or why it could not be loaded. */
+  testSet: Dataset | Error;
+}
+
+export interface Site {
+  /** The checkpoint file actually served (a folder resolves to its last.safetensors). */
+  checkpointFile: string;
+  /** Why the checkpoint cannot be shown, in one sentence; the page shows the same text. */
+  modelError?: string;
+  routes: Map<string, Route>;
+}
+
+const text = (status: number, body: string): Reply => ({ status, type: 'text/plain; charset=utf-8', body, noStore: true });
+
+/** A folder means its last.safetensors, as loadCheckpoint reads it. */
+async function resolveCheckpoint(path: string): Promise<string> {
+  const stat = await fs.stat(path).catch(() => undefined);
+  return stat?.isDirectory() ? join(path, LAST_NAME) : path;
+}
+
+/** Validates the checkpoint fully (format, checksum, shapes) and returns its bytes, or the one-sentence reason it cannot be used. */
+async function loadModelBytes(file: string): Promise<{ bytes: Uint8Array } | { error: string }> {
+  try {
+    const checkpoint = await loadCheckpoint(file);
+    const { sizes } = checkpoint;
+    if (sizes[0] !== MNIST_SIZES.inputs || sizes[sizes.length - 1] !== MNIST_SIZES.classes) {
+      throw new UserError(`${file} is a ${sizes.join('-')} model; the page needs an MNIST model (784 inputs, 10 classes).`);
+    }
+    return { bytes: await fs.readFile(file) };
+  } catch (e) {
+    if (e instanceof UserError) return { error: e.message };
+    throw e;
+  }
+}
+
+async function readPageFiles(dir: string): Promise<Map<string, Reply>> {
+  const files = new Map<string, Reply>();
+  for (const [name, type] of Object.entries(PAGE_FILES)) {
+    try {
+      files.set(name, { status: 200, type, body: await fs.readFile(join(dir, name)) });
+    } catch {
+      throw new UserError(`the page is not built (${join(dir, name)} is missing); run \`npm run build\` first.`);
+    }
+  }
+  return files;
+}
+
+/** Loads everything once at start (page files, checkpoint), except metrics.jsonl, which a running training may still extend. */
+export async function buildSite(options: SiteOptions): Promise<Site> {
+  const page = await readPageFiles(options.pageDir);
+  const checkpointFile = await resolveCheckpoint(options.checkpoint);
+  const model = await loadModelBytes(checkpointFile);
+  const metricsFile = join(dirname(checkpointFile), 'metrics.jsonl');
+
+  const routes = new Map<string, Route>();
+  for (const [name, reply] of page) routes.set(`/${name}`, async () => reply);
+  routes.set('/', async () => page.get('index.html')!);
+  routes.set('/model.safetensors', async () =>
+    'bytes' in model
+      ? { status: 200, type: 'application/octet-stream', body: model.bytes, noStore: true }
+      : // 503 with the sentence as the body: the page shows it as it is.
+        text(503, model.error),
+  );
+  routes.set('/metrics.jsonl', async () => {
+    try {
+      return { status: 200, type: 'application/x-ndjson; charset=utf-8', body: await fs.readFile(metricsFile), noStore: true };
+    } catch {
+      return text(404, `no metrics.jsonl next to ${checkpointFile}.`);
+    }
+  });
+  routes.set('/test-samples.json', async () => {
+    const test = options.testSet;
+    if (test instanceof Error) return text(404, test.message);
+    return { status: 200, type: 'application/json', body: JSON.stringify(randomSamples(test)), noStore: true };
+  });
+  return { checkpointFile, modelError: 'error' in model ? model.error : undefined, routes };
+}

@@ -1,0 +1,295 @@
+// `nnfs serve` in a real browser: Debian's headless Chromium, driven by playwright-core
+// (never a browser download), draws MNIST test digits onto the pad with real pointer
+// events and checks the model's answer, the bars, the test digits and the curves.
+// Skipped, with the reason, where /usr/bin/chromium is missing (apt-get install -y chromium).
+// Set NNFS_SCREENSHOT=/path/page.png to keep a screenshot of the page.
+
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readDatWeights } from '../src/checkpoint/dat-import.js';
+import { loadCheckpoint, saveCheckpoint } from '../src/checkpoint/store.js';
+import { DEFAULTS, ORIGINAL_RECIPE } from '../src/config.js';
+import type { Dataset } from '../src/data/dataset.js';
+import { toMnistInput } from '../src/data/preprocess.js';
+import { argmax, forward } from '../src/model/forward.js';
+import { modelSpec } from '../src/model/spec.js';
+import { PEN_FRACTION } from '../src/web/page/pad-geometry.js';
+import { loadTestSplit } from '../src/web/samples.js';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const CLI = join(ROOT, 'dist', 'src', 'cli.js');
+const CHROMIUM = '/usr/bin/chromium';
+const ORIGINAL_WEIGHTS = resolve(ROOT, '..', 'shared', 'original-weights');
+const HAVE_CHROMIUM = existsSync(CHROMIUM);
+if (!HAVE_CHROMIUM) console.warn(`skipping the browser tests: no ${CHROMIUM} (install it with apt-get install -y chromium).`);
+
+/** Ink pixels at or above this value are traced with the pen. */
+const INK = 128;
+/** Side of the simulated pad; only proportions matter, since the pen scales with the pad. */
+const SIM = 280;
+
+/** The test digit's ink as horizontal runs, one stroke each, in 0..1 pad coordinates. */
+function strokesOf(pixels: Uint8Array): { from: [number, number]; to: [number, number] }[] {
+  const strokes: { from: [number, number]; to: [number, number] }[] = [];
+  for (let y = 0; y < 28; y++) {
+    let x = 0;
+    while (x < 28) {
+      if (pixels[y * 28 + x] < INK) {
+        x++;
+        continue;
+      }
+      const start = x;
+      while (x < 28 && pixels[y * 28 + x] >= INK) x++;
+      strokes.push({ from: [(start + 0.5) / 28, (y + 0.5) / 28], to: [(x - 0.5) / 28, (y + 0.5) / 28] });
+    }
+  }
+  return strokes;
+}
+
+/** What the pad will hold after those strokes: round-capped lines of the page's pen width (anti-aliasing aside). */
+function simulateDrawing(strokes: ReturnType<typeof strokesOf>): Float32Array {
+  const gray = new Float32Array(SIM * SIM);
+  const r = (PEN_FRACTION * SIM) / 2;
+  for (const { from, to } of strokes) {
+    const [ax, ay, bx, by] = [from[0] * SIM, from[1] * SIM, to[0] * SIM, to[1] * SIM];
+    for (let py = Math.floor(ay - r); py <= Math.ceil(ay + r); py++) {
+      for (let px = Math.floor(Math.min(ax, bx) - r); px <= Math.ceil(Math.max(ax, bx) + r); px++) {
+        if (px < 0 || py < 0 || px >= SIM || py >= SIM) continue;
+        // Distance from the pixel centre to the (horizontal) segment.
+        const cx = px + 0.5;
+        const cy = py + 0.5;
+        const nx = Math.min(Math.max(cx, Math.min(ax, bx)), Math.max(ax, bx));
+        if ((cx - nx) ** 2 + (cy - ay) ** 2 <= r * r) gray[py * SIM + px] = 1;
+      }
+    }
+  }
+  return gray;
+}
+
+/**
+ * The first test digit with `label` that the model, fed a simulated drawing of it, gets
+ * right with confidence: so a wrong answer in the browser points at the page, not at
+ * a digit the model cannot read.
+ */
+function pickDigit(test: Dataset, label: number, sizes: number[], params: Float32Array): { index: number; strokes: ReturnType<typeof strokesOf> } {
+  const spec = modelSpec(sizes);
+  const probs = new Float32Array(10);
+  for (let index = 0; index < test.count; index++) {
+    if (test.labels[index] !== label) continue;
+    const strokes = strokesOf(test.pixels.subarray(index * 784, (index + 1) * 784));
+    forward(spec, params, toMnistInput(simulateDrawing(strokes), SIM, SIM), probs);
+    if (argmax(probs) === label && probs[label] > 0.95) return { index, strokes };
+  }
+  throw new Error(`no test digit ${label} that the model reads confidently when drawn`);
+}
+
+/** The original project's weights if this machine has them, else one quick epoch of training. */
+async function makeRun(dir: string): Promise<string> {
+  if (existsSync(ORIGINAL_WEIGHTS)) {
+    const { sizes, params } = readDatWeights(ORIGINAL_WEIGHTS);
+    return saveCheckpoint(dir, 'original.safetensors', {
+      config: { ...DEFAULTS, ...ORIGINAL_RECIPE, hidden: [16], epochs: 200 },
+      sizes,
+      position: { epoch: 200, step: 0, globalStep: 0, partialLossSum: 0, partialSamples: 0 },
+      dataFingerprint: 'original-weights',
+      params,
+      optimizerState: {},
+    });
+  }
+  execFileSync(process.execPath, [CLI, 'train', '--epochs', '1', '--out', dir], { cwd: ROOT, stdio: 'ignore' });
+  return join(dir, 'last.safetensors');
+}
+
+interface Served {
+  url: string;
+  stop: () => Promise<void>;
+}
+
+/** Starts `nnfs serve` on a free port and waits for the URL it prints. */
+function serve(checkpoint: string): Promise<Served> {
+  const proc: ChildProcess = spawn(process.execPath, [CLI, 'serve', '--port', '0', '--checkpoint', checkpoint], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  proc.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+  const exited = new Promise<void>((done) => proc.once('exit', () => done()));
+  return new Promise((done, fail) => {
+    const timer = setTimeout(() => fail(new Error(`serve did not start; stderr: ${err}`)), 30_000);
+    proc.stdout!.on('data', (d: Buffer) => {
+      out += d.toString();
+      const url = /^serving .+ at (http:\/\/\S+)$/m.exec(out)?.[1];
+      if (!url) return;
+      clearTimeout(timer);
+      done({ url, stop: () => (proc.kill('SIGINT'), exited) });
+    });
+    void exited.then(() => fail(new Error(`serve exited early; stderr: ${err}`)));
+  });
+}
+
+/** Traces the strokes on the pad with the mouse: real pointerdown/move/up events, scaled to the pad's size on screen. */
+async function draw(page: Page, strokes: ReturnType<typeof strokesOf>): Promise<void> {
+  const box = (await page.locator('#pad').boundingBox())!;
+  const at = ([x, y]: [number, number]) => [box.x + x * box.width, box.y + y * box.height] as const;
+  for (const { from, to } of strokes) {
+    await page.mouse.move(...at(from));
+    await page.mouse.down();
+    await page.mouse.move(...at(to), { steps: Math.max(1, Math.round((to[0] - from[0]) * 28)) });
+    await page.mouse.up();
+  }
+}
+
+/** The answer once the page has classified the latest drawing. */
+async function answer(page: Page): Promise<{ digit: string; probs: number[] }> {
+  await page.waitForSelector('#prediction[data-pending="false"]');
+  const digit = (await page.getAttribute('#prediction', 'data-digit')) ?? '';
+  const probs = await page.$$eval('.bar', (bars) => bars.map((b) => Number((b as HTMLElement).dataset.p)));
+  return { digit, probs };
+}
+
+const sum = (values: number[]) => values.reduce((a, b) => a + b, 0);
+
+describe.skipIf(!HAVE_CHROMIUM)(`nnfs serve in headless Chromium (${CHROMIUM})`, { timeout: 60_000 }, () => {
+  let dir: string;
+  let checkpoint: string;
+  let served: Served;
+  let browser: Browser;
+  let page: Page;
+  const consoleErrors: string[] = [];
+
+  beforeAll(async () => {
+    if (!existsSync(join(ROOT, 'dist', 'web', 'index.html'))) throw new Error('the page is not built; run `npm run build` (npm test does it) first.');
+    dir = mkdtempSync(join(tmpdir(), 'nnfs-browser-'));
+    checkpoint = await makeRun(join(dir, 'run'));
+    // A real run writes metrics.jsonl; the imported weights get a small one in the same format.
+    if (!existsSync(join(dir, 'run', 'metrics.jsonl'))) {
+      const lines = [0.52, 0.31, 0.27].map((testLoss, i) =>
+        JSON.stringify({ epoch: i + 1, trainLoss: testLoss + 0.05, testLoss, testAccuracy: 0.86 + 0.03 * i, seconds: 1, samplesPerSecond: 60000 }),
+      );
+      writeFileSync(join(dir, 'run', 'metrics.jsonl'), lines.join('\n') + '\n');
+    }
+    served = await serve(checkpoint);
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+    });
+    page = await browser.newPage({ viewport: { width: 1180, height: 1000 } });
+    page.on('console', (m) => void (m.type() === 'error' && consoleErrors.push(m.text())));
+    page.on('pageerror', (e) => consoleErrors.push(e.message));
+    await page.goto(served.url);
+    await page.waitForSelector('body[data-model="ready"]', { timeout: 15_000 });
+  }, 120_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await served?.stop();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('reads a drawn 3 and a drawn 7 as 3 and 7, bars summing to 1, and clears', async () => {
+    const { sizes, params } = await loadCheckpoint(checkpoint);
+    const test = loadTestSplit();
+    for (const label of [3, 7]) {
+      const { strokes } = pickDigit(test, label, sizes, params);
+      await page.click('#clear');
+      await draw(page, strokes);
+      const { digit, probs } = await answer(page);
+      expect(digit).toBe(String(label));
+      expect(probs).toHaveLength(10);
+      expect(Math.abs(sum(probs) - 1)).toBeLessThan(1e-3);
+      expect(probs.indexOf(Math.max(...probs))).toBe(label);
+      // The preview shows what the model saw: some ink on the 28x28 canvas.
+      const inked = await page.$eval('#preview', (c) => {
+        const data = (c as HTMLCanvasElement).getContext('2d')!.getImageData(0, 0, 28, 28).data;
+        let n = 0;
+        for (let i = 0; i < data.length; i += 4) if (data[i] > 0) n++;
+        return n;
+      });
+      expect(inked).toBeGreaterThan(30);
+    }
+    await page.click('#clear');
+    const cleared = await answer(page);
+    expect(cleared.digit).toBe('');
+    expect(sum(cleared.probs)).toBe(0);
+  });
+
+  it('shows test digits with the model’s answers, mistakes marked', async () => {
+    await page.waitForSelector('#samples .sample');
+    const samples = await page.$$eval('#samples .sample', (figures) =>
+      figures.map((f) => ({ label: (f as HTMLElement).dataset.label, predicted: (f as HTMLElement).dataset.predicted, mistake: f.classList.contains('mistake') })),
+    );
+    expect(samples).toHaveLength(24);
+    for (const s of samples) expect(s.mistake).toBe(s.label !== s.predicted);
+    // A 92%-accurate model gets most of 24 digits right.
+    expect(samples.filter((s) => !s.mistake).length).toBeGreaterThanOrEqual(16);
+  });
+
+  it('draws the training curves from metrics.jsonl', async () => {
+    const lines = (await (await fetch(new URL('metrics.jsonl', served.url))).text()).trim().split('\n').length;
+    await page.waitForSelector('#charts svg');
+    expect(await page.getAttribute('#curves', 'data-points')).toBe(String(lines));
+    expect(await page.$$eval('#charts svg', (svgs) => svgs.map((s) => s.getAttribute('data-points')))).toEqual([String(lines), String(lines)]);
+    expect(await page.locator('#charts polyline').count()).toBe(3);
+    expect(await page.locator('#charts').isVisible()).toBe(true);
+  });
+
+  it('keeps a screenshot when NNFS_SCREENSHOT names a file', async () => {
+    const target = process.env.NNFS_SCREENSHOT;
+    if (!target) return;
+    const { sizes, params } = await loadCheckpoint(checkpoint);
+    await page.click('#clear');
+    await draw(page, pickDigit(loadTestSplit(), 3, sizes, params).strokes);
+    await answer(page);
+    mkdirSync(dirname(resolve(target)), { recursive: true });
+    await page.screenshot({ path: target, fullPage: true });
+  });
+
+  it('the same server refuses traversal and writes', async () => {
+    // fetch() would fold the `..` before sending, so send the raw path with node:http.
+    const { request } = await import('node:http');
+    const { hostname, port } = new URL(served.url);
+    const status = (method: string, path: string) =>
+      new Promise<number>((done, fail) => request({ host: hostname, port, method, path }, (res) => (res.resume(), done(res.statusCode ?? 0))).on('error', fail).end());
+    expect(await status('GET', '/../package.json')).toBe(404);
+    expect(await status('POST', '/')).toBe(405);
+  });
+
+  it('without metrics.jsonl the curves panel hides behind a note', async () => {
+    const bare = join(dir, 'bare');
+    mkdirSync(bare);
+    copyFileSync(checkpoint, join(bare, 'model.safetensors'));
+    const other = await serve(join(bare, 'model.safetensors'));
+    const second = await browser.newPage();
+    try {
+      await second.goto(other.url);
+      await second.waitForSelector('#curves-note:has-text("No training curves")');
+      expect(await second.getAttribute('#curves', 'data-points')).toBe('0');
+      expect(await second.locator('#charts').isHidden()).toBe(true);
+    } finally {
+      await second.close();
+      await other.stop();
+    }
+  });
+
+  it('a missing checkpoint gets a clear message on the page', async () => {
+    const missing = join(dir, 'missing.safetensors');
+    const other = await serve(missing);
+    const second = await browser.newPage();
+    try {
+      await second.goto(other.url);
+      await second.waitForSelector('body[data-model="error"]');
+      expect(await second.textContent('#model-error')).toBe(`The model could not be loaded: no checkpoint at ${missing}; train one with \`nnfs train\`.`);
+      expect(await second.locator('#pad').getAttribute('class')).toContain('disabled');
+    } finally {
+      await second.close();
+      await other.stop();
+    }
+  });
+
+  it('logged no errors in the browser console', () => {
+    expect(consoleErrors).toEqual([]);
+  });
+});
