@@ -10,8 +10,10 @@ export interface TrainConfig {
   /** Hidden layer widths; input size and class count come from the data. */
   hidden: number[];
   optimizer: OptimizerName;
-  /** Learning rate. */
+  /** Learning rate of the first epoch. */
   lr: number;
+  /** Each epoch's learning rate is the previous one times this (1: constant). */
+  lrDecay: number;
   /** Samples per optimiser step; the gradient is their mean. */
   batchSize: number;
   /** Total epochs of the run. */
@@ -37,9 +39,10 @@ export interface TrainConfig {
 export const DEFAULTS: TrainConfig = {
   hidden: [16],
   optimizer: 'adam',
-  lr: 0.003,
-  batchSize: 64,
-  epochs: 5,
+  lr: 0.005,
+  lrDecay: 0.7,
+  batchSize: 32,
+  epochs: 8,
   seed: 1,
   init: 'he',
   momentum: 0.9,
@@ -53,6 +56,7 @@ export const DEFAULTS: TrainConfig = {
 export const ORIGINAL_RECIPE: Partial<TrainConfig> = {
   optimizer: 'sgd',
   lr: 0.01,
+  lrDecay: 1,
   batchSize: 1,
   init: 'randn',
 };
@@ -81,6 +85,9 @@ export function validateConfig(config: TrainConfig): TrainConfig {
   }
   if (!INITS.includes(config.init)) throw new UserError(`--init must be one of ${INITS.join(', ')}, got ${String(config.init)}.`);
   positiveNumber('lr', config.lr);
+  if (!Number.isFinite(config.lrDecay) || config.lrDecay <= 0 || config.lrDecay > 1) {
+    throw new UserError(`--lr-decay must be a number in (0, 1], got ${String(config.lrDecay)}.`);
+  }
   positiveInteger('batch-size', config.batchSize, 1_000_000);
   positiveInteger('epochs', config.epochs, 1_000_000);
   positiveInteger('microbatch', config.microbatch, 1_000_000);

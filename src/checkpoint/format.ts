@@ -15,6 +15,8 @@ export const FORMAT_VERSION = 1;
 const weightName = (prefix: string, layer: number): string => `${prefix}layers.${layer}.weight`;
 const biasName = (prefix: string, layer: number): string => `${prefix}layers.${layer}.bias`;
 const OPTIMIZER_TENSOR = /^optimizer\.([A-Za-z0-9_]+)\.layers\.\d+\.(?:weight|bias)$/;
+/** Far beyond any real MLP; keeps a forged sizes list from overflowing the stack in modelSpec. */
+export const MAX_LAYERS = 10_000;
 
 /** Engine layout (input-major) -> one out x in tensor per layer plus its bias. */
 function layerTensors(spec: ModelSpec, flat: Float32Array, prefix: string): TensorIn[] {
@@ -120,6 +122,7 @@ function readSizes(meta: MetadataReader): number[] {
   if (!Array.isArray(sizes) || sizes.length < 2 || !sizes.every((s) => Number.isSafeInteger(s) && (s as number) > 0)) {
     meta.fail('its layer sizes are not a list of at least two positive whole numbers');
   }
+  if (sizes.length - 1 > MAX_LAYERS) meta.fail(`its layer sizes describe ${sizes.length - 1} layers; nnfs reads at most ${MAX_LAYERS}`);
   return sizes as number[];
 }
 
@@ -127,6 +130,7 @@ const CONFIG_FIELDS: Record<keyof TrainConfig, 'number' | 'string' | 'number[]'>
   hidden: 'number[]',
   optimizer: 'string',
   lr: 'number',
+  lrDecay: 'number',
   batchSize: 'number',
   epochs: 'number',
   seed: 'number',
@@ -180,7 +184,12 @@ function expectTensor(tensors: Map<string, TensorOut>, name: string, shape: numb
   if (t.shape.join(',') !== shape.join(',')) {
     throw new UserError(`${source} has tensor ${name} of shape [${t.shape.join(',')}], but its layer sizes need [${shape.join(',')}].`);
   }
-  return t.data as Float32Array;
+  // A NaN or infinite weight would only print NaN probabilities (or poison a resumed run).
+  const data = t.data as Float32Array;
+  for (let i = 0; i < data.length; i++) {
+    if (!Number.isFinite(data[i])) throw new UserError(`${source} is damaged: tensor ${name} holds ${data[i]} at index ${i}; every value must be finite.`);
+  }
+  return data;
 }
 
 /** Disk (out x in per layer) -> the engine's flat input-major layout. */

@@ -2,7 +2,7 @@
 // vertical lines — trained on the same coordinator, kernels and optimiser as MNIST runs.
 
 import type { Argv } from 'yargs';
-import { DEFAULTS, validateConfig, type TrainConfig } from '../config.js';
+import { DEFAULTS, ORIGINAL_RECIPE, validateConfig, type TrainConfig } from '../config.js';
 import { generateLines } from '../data/lines.js';
 import { initParams } from '../model/init.js';
 import { modelSpec } from '../model/spec.js';
@@ -47,7 +47,7 @@ function blockMeans(values: Float64Array, every: number): { samples: number; los
 
 export async function handler(args: LinesArgs): Promise<void> {
   // The original recipe: N(0, 1) initialisation, plain SGD, one sample per step, one epoch.
-  const config: TrainConfig = validateConfig({ ...DEFAULTS, hidden: [16], optimizer: 'sgd', lr: 0.01, batchSize: 1, init: 'randn', epochs: 1, seed: args.seed });
+  const config: TrainConfig = validateConfig({ ...DEFAULTS, ...ORIGINAL_RECIPE, hidden: [16], epochs: 1, seed: args.seed });
   const train = generateLines(args.train, args.seed);
   // Another seed, so the test images are drawn independently of the training images.
   const test = generateLines(args.test, (args.seed + 1) >>> 0);
@@ -62,7 +62,7 @@ export async function handler(args: LinesArgs): Promise<void> {
 
     // The images are already in random order, so the epoch walks them as generated.
     for (let i = 0; i < train.count; i++) run.order[i] = i;
-    await coordinator.trainSteps(0, geometry.stepsPerEpoch, 0);
+    await coordinator.trainSteps(0, 0, geometry.stepsPerEpoch, 0);
     // One sample per step: run.losses holds each sample's loss, in training order.
     const losses = blockMeans(run.losses.subarray(0, train.count), LOSS_EVERY);
     for (const l of losses) say(`samples ${l.samples}: loss ${l.loss.toFixed(4)}`);

@@ -15,7 +15,8 @@ export function builder(yargs: Argv) {
     .option('threads', threadsOption)
     .option('epochs', { type: 'string', describe: 'epochs to train', default: String(DEFAULTS.epochs), coerce: integer('epochs', 1, 1_000_000) })
     .option('batch-size', { type: 'string', describe: 'samples per optimiser step', default: String(DEFAULTS.batchSize), coerce: integer('batch-size', 1, 1_000_000) })
-    .option('lr', { type: 'string', describe: 'learning rate', default: String(DEFAULTS.lr), coerce: positive('lr') })
+    .option('lr', { type: 'string', describe: 'learning rate (of the first epoch)', default: String(DEFAULTS.lr), coerce: positive('lr') })
+    .option('lr-decay', { type: 'string', describe: 'multiply the learning rate by this after every epoch (1: constant)', default: String(DEFAULTS.lrDecay), coerce: positive('lr-decay') })
     .option('optimizer', { type: 'string', describe: 'sgd | momentum | adam', default: DEFAULTS.optimizer, coerce: choice<OptimizerName>('optimizer', ['sgd', 'momentum', 'adam']) })
     .option('hidden', { type: 'string', describe: 'hidden layer widths, e.g. 16 or 128,64', default: DEFAULTS.hidden.join(','), coerce: integerList('hidden', 1, 100_000) })
     .option('init', { type: 'string', describe: "he (N(0, 2/fan_in)) or randn (the original's N(0, 1))", default: DEFAULTS.init, coerce: choice<InitName>('init', ['he', 'randn']) })
@@ -38,6 +39,7 @@ interface TrainArgs {
   epochs: number;
   batchSize: number;
   lr: number;
+  lrDecay: number;
   optimizer: OptimizerName;
   hidden: number[];
   init: InitName;
@@ -58,6 +60,7 @@ export async function handler(args: TrainArgs): Promise<void> {
     hidden: args.hidden,
     optimizer: args.optimizer,
     lr: args.lr,
+    lrDecay: args.lrDecay,
     batchSize: args.batchSize,
     epochs: args.epochs,
     seed: args.seed,

@@ -76,10 +76,10 @@ export class Coordinator {
   }
 
   /**
-   * Runs steps [from, to) of the current epoch (run.order must hold its sample order) and
+   * Runs steps [from, to) of `epoch` (0-based; run.order must hold its sample order) and
    * resolves with the step reached: `to`, or earlier after requestStop().
    */
-  async trainSteps(from: number, to: number, stepsBeforeEpoch: number): Promise<number> {
+  async trainSteps(epoch: number, from: number, to: number, stepsBeforeEpoch: number): Promise<number> {
     const c = this.run.control;
     Atomics.store(c, Control.STOP, 0);
     Atomics.store(c, Control.FAILED, Failure.NONE);
@@ -87,6 +87,7 @@ export class Coordinator {
     Atomics.store(c, Control.STEP, from);
     Atomics.store(c, Control.STEP_END, to);
     Atomics.store(c, Control.T_BASE, stepsBeforeEpoch);
+    Atomics.store(c, Control.EPOCH, epoch);
     Atomics.store(c, Control.TICKET, PHASE_A << PHASE_SHIFT);
     Atomics.add(c, Control.SEQ, 1);
     const tasks = Array.from({ length: this.threads }, () => this.pool.run({ kind: 'train', run: this.run }));

@@ -22,6 +22,8 @@ export interface UpdateArgs {
   state: Record<string, Float32Array>;
   /** 1-based count of optimiser steps including this one (Adam's bias correction). */
   t: number;
+  /** This step's learning rate (see schedule.ts). */
+  lr: number;
   from: number;
   to: number;
 }
@@ -33,7 +35,7 @@ const corrections = new Float64Array(2);
 export function reduceAndUpdate(a: UpdateArgs): void {
   const { config, params, grads, slotCount, scale, from, to } = a;
   const paramCount = params.length;
-  const lr = config.lr;
+  const lr = a.lr;
   if (config.optimizer === 'sgd') {
     for (let k = from; k < to; k++) {
       params[k] -= lr * (sumSlots(grads, slotCount, paramCount, k) * scale);

@@ -61,7 +61,9 @@ export const Control = {
   FAILED_STEP: 8,
   /** Scratch regions claimed so far (Atomics.add): each thread that builds a 'wasm' kernel takes the next. */
   SCRATCH_CLAIM: 9,
-  LENGTH: 10,
+  /** The epoch (0-based) being trained: it sets the learning rate. */
+  EPOCH: 10,
+  LENGTH: 11,
 } as const;
 
 export const Failure = { NONE: 0, WORKER: 1, DIVERGED: 2 } as const;

@@ -103,7 +103,7 @@ export class Session {
           const every = this.options.saveEverySteps ?? 0;
           const target = every > 0 ? Math.min(steps, (Math.floor(position.step / every) + 1) * every) : steps;
           const started = performance.now();
-          const reached = await this.coordinator.trainSteps(position.step, target, position.globalStep - position.step);
+          const reached = await this.coordinator.trainSteps(position.epoch, position.step, target, position.globalStep - position.step);
           seconds += (performance.now() - started) / 1000;
           this.addLosses(position, position.step, reached);
           position.globalStep += reached - position.step;

@@ -26,6 +26,7 @@ import { createKernel, type Kernel } from '../model/kernels.js';
 import { modelSpec, type ModelSpec } from '../model/spec.js';
 import { createWasmKernel, wasmScratchFloats } from '../model/wasm/wasm-kernel.js';
 import { createWasmUpdate } from '../model/wasm/wasm-update.js';
+import { learningRate } from './schedule.js';
 import { reduceAndUpdate, type UpdateArgs } from './optimizer.js';
 import {
   CLOSED_TICKET, Control, Failure, PHASE_A, PHASE_B, PHASE_SHIFT, UPDATE_CHUNK,
@@ -98,7 +99,7 @@ export function trainSegment(run: SharedRun): void {
         // few samples' data together saves it waiting for each one's cache misses in turn.
         if (g.fused && from % PREFETCH_SAMPLES === 0) kernel.prefetch?.(train, order, from, from + PREFETCH_SAMPLES);
         losses[step * g.microbatchesPerStep + index] = g.fused
-          ? kernel.sgdSample(params, train, order[from], config.lr)
+          ? kernel.sgdSample(params, train, order[from], learningRate(config, Atomics.load(control, Control.EPOCH)))
           : kernel.gradient(params, slots[index], train, order, from, to);
         if (Atomics.add(control, Control.DONE, 1) + 1 === items && stepLossIsFinite(run, g, step, items)) {
           if (g.fused) finishStep(run, g, step);
@@ -116,6 +117,7 @@ export function trainSegment(run: SharedRun): void {
         scale: 1 / (end - first),
         state: run.state,
         t: Atomics.load(control, Control.T_BASE) + step + 1,
+        lr: learningRate(config, Atomics.load(control, Control.EPOCH)),
         from: index * UPDATE_CHUNK,
         to: Math.min(params.length, (index + 1) * UPDATE_CHUNK),
       });

@@ -23,17 +23,17 @@ export function createWasmUpdate(memory: WebAssembly.Memory): (a: UpdateArgs) =>
     check(grads);
     const slotBytes = 4 * params.length;
     if (config.optimizer === 'sgd') {
-      wasm.updateSgd(params.byteOffset, grads.byteOffset, slotCount, slotBytes, from, to, scale, config.lr);
+      wasm.updateSgd(params.byteOffset, grads.byteOffset, slotCount, slotBytes, from, to, scale, a.lr);
     } else if (config.optimizer === 'momentum') {
       const velocity = check(a.state.velocity);
-      wasm.updateMomentum(params.byteOffset, grads.byteOffset, slotCount, slotBytes, velocity.byteOffset, from, to, scale, config.lr, config.momentum);
+      wasm.updateMomentum(params.byteOffset, grads.byteOffset, slotCount, slotBytes, velocity.byteOffset, from, to, scale, a.lr, config.momentum);
     } else {
       const m = check(a.state.m);
       const v = check(a.state.v);
       const { beta1, beta2, eps } = config;
       // Computed in float64 as optimizer.ts does; wasm takes them as float32.
       wasm.updateAdam(params.byteOffset, grads.byteOffset, slotCount, slotBytes, m.byteOffset, v.byteOffset, from, to, scale,
-        beta1, 1 - beta1, beta2, 1 - beta2, config.lr / (1 - Math.pow(beta1, a.t)), 1 / (1 - Math.pow(beta2, a.t)), eps);
+        beta1, 1 - beta1, beta2, 1 - beta2, a.lr / (1 - Math.pow(beta1, a.t)), 1 / (1 - Math.pow(beta2, a.t)), eps);
     }
   };
 }
