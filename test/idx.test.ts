@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { UserError } from '../src/errors.js';
 import { gunzipIfNeeded } from '../src/data/gzip.js';
 import { sharedBytesInUse } from '../src/shared-memory.js';
+import { packSparse, packSparsePlain, sharedUint8 } from '../src/data/dataset.js';
 import { parseIdx } from '../src/data/idx.js';
 import { defaultMnistDir, findIdxFile, loadMnist, loadSplit, readIdxFile, type Mnist } from '../src/data/mnist.js';
 
@@ -272,5 +273,16 @@ describe('bad data folders', () => {
     writeSplit(oneClass, 'train', 4, 2, 4, 1);
     writeSplit(oneClass, 't10k', 4, 2, 4, 1);
     refuses(() => loadMnist(oneClass), `every label in ${oneClass} is 0; a classifier needs at least 2 classes.`);
+  });
+});
+
+describe('sparse packing', () => {
+  it('the SIMD packer gives exactly the plain loop\'s entries, on MNIST and on sizes that are not multiples of 16', () => {
+    const { train } = loadMnist();
+    const some = train.pixels.subarray(0, 2000 * 784);
+    expect(packSparse(some, 2000, 784)).toEqual(packSparsePlain(some, 2000, 784));
+    const odd = sharedUint8(7 * 37);
+    for (let i = 0; i < odd.length; i++) odd[i] = (i * 7919) % 5 === 0 ? 0 : (i * 31) % 256;
+    expect(packSparse(odd, 7, 37)).toEqual(packSparsePlain(odd, 7, 37));
   });
 });

@@ -3,6 +3,12 @@
 
 import { threadContext, trainSegment } from '../src/train/step-loop.js';
 import type { EvaluateResult, WorkerTask } from '../src/train/protocol.js';
+import { wasmModule } from '../src/model/wasm/modules.js';
+
+// Compile the kernels now, while the thread starts (piscina loads this file at start-up,
+// which overlaps the coordinator's data loading), not at the first step.
+wasmModule('kernel');
+wasmModule('update');
 
 export default function handle(task: WorkerTask): EvaluateResult | null {
   if (task.kind === 'train') {

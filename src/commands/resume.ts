@@ -52,17 +52,20 @@ export async function handler(args: ResumeArgs): Promise<void> {
   if (expectedState !== foundState) {
     throw new UserError(`${args.checkpoint} holds optimiser state [${foundState}] but ${config.optimizer} needs [${expectedState}].`);
   }
-  const data = loadMnist(args.data);
-  if (data.fingerprint !== checkpoint.dataFingerprint) {
-    throw new UserError(`${args.checkpoint} was trained on other data than ${data.dir} (data fingerprints differ); pass the run's data with --data.`);
-  }
-  const sizes = [data.train.inputSize, ...config.hidden, data.train.classes];
-  if (sizes.join(',') !== checkpoint.sizes.join(',')) {
-    throw new UserError(`${args.checkpoint} is a ${checkpoint.sizes.join('-')} model but the data needs ${sizes.join('-')}.`);
-  }
+  const loadData = () => {
+    const data = loadMnist(args.data);
+    if (data.fingerprint !== checkpoint.dataFingerprint) {
+      throw new UserError(`${args.checkpoint} was trained on other data than ${data.dir} (data fingerprints differ); pass the run's data with --data.`);
+    }
+    const sizes = [data.train.inputSize, ...config.hidden, data.train.classes];
+    if (sizes.join(',') !== checkpoint.sizes.join(',')) {
+      throw new UserError(`${args.checkpoint} is a ${checkpoint.sizes.join('-')} model but the data needs ${sizes.join('-')}.`);
+    }
+    return data;
+  };
   process.exitCode = await runTraining({
     config,
-    data,
+    loadData,
     threads: args.threads,
     outDir: runFolderOf(args.checkpoint),
     json: args.json,

@@ -68,10 +68,9 @@ export async function handler(args: TrainArgs): Promise<void> {
     momentum: args.momentum,
     microbatch: args.microbatch,
   });
-  const data = loadMnist(args.data);
   process.exitCode = await runTraining({
     config,
-    data,
+    loadData: () => loadMnist(args.data),
     threads: args.threads,
     outDir: args.out ?? newRunFolder(),
     json: args.json,

@@ -9,11 +9,13 @@ import { UserError } from '../errors.js';
 import type { Mnist } from '../data/mnist.js';
 import type { KernelName } from '../model/kernels.js';
 import { BarReporter, JsonReporter, LineReporter } from '../report/progress.js';
+import { createPool } from '../train/pool.js';
 import { Session, type Reporter } from '../train/session.js';
 
 export interface TrainingRunOptions {
   config: TrainConfig;
-  data: Mnist;
+  /** Loads (and checks) the data; called once the worker threads are starting. */
+  loadData: () => Mnist;
   threads: number;
   outDir: string;
   json: boolean;
@@ -26,9 +28,9 @@ export interface TrainingRunOptions {
 /** Exit status for a run stopped by Ctrl-C or SIGTERM, as shells report a SIGINT death. */
 export const INTERRUPTED_EXIT_CODE = 130;
 
-function chooseReporter(options: TrainingRunOptions): Reporter {
+function chooseReporter(options: TrainingRunOptions, data: Mnist): Reporter {
   if (options.json) return new JsonReporter();
-  if (process.stdout.isTTY) return new BarReporter(options.config.batchSize, options.data.train.count);
+  if (process.stdout.isTTY) return new BarReporter(options.config.batchSize, data.train.count);
   return new LineReporter();
 }
 
@@ -38,8 +40,17 @@ function info(options: TrainingRunOptions, line: string): void {
 }
 
 export async function runTraining(options: TrainingRunOptions): Promise<number> {
-  const { config, data, threads, outDir } = options;
-  await assertWritable(outDir);
+  const { config, threads, outDir } = options;
+  // Threads start now, so their start-up (module loading, wasm compiling) overlaps the data loading.
+  const pool = createPool(threads);
+  let data: Mnist;
+  try {
+    data = options.loadData();
+    await assertWritable(outDir);
+  } catch (error) {
+    await pool.destroy();
+    throw error;
+  }
   const sizes = [data.train.inputSize, ...config.hidden, data.train.classes].join('-');
   const verb = options.resume ? `resuming epoch ${options.resume.position.epoch + 1}${options.resume.position.step ? ` at step ${options.resume.position.step}` : ''} of` : 'training';
   info(options, `${verb} ${sizes} (${config.optimizer}, lr ${config.lr}, batch ${config.batchSize}) on ${data.train.count} images with ${threads} thread${threads === 1 ? '' : 's'} -> ${outDir}`);
@@ -53,7 +64,8 @@ export async function runTraining(options: TrainingRunOptions): Promise<number> 
     resume: options.resume,
     saveEverySteps: options.saveEverySteps,
     keep: options.keep,
-    reporter: chooseReporter(options),
+    pool,
+    reporter: chooseReporter(options, data),
   });
   let signals = 0;
   const onSignal = () => {

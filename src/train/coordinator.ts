@@ -31,6 +31,18 @@ export class RunFailure extends Error {
   }
 }
 
+/**
+ * The same default as `train --kernel`, so `resume` (which has no --kernel) goes on with
+ * the kernel a default run was trained with: kernels differ in their last bits.
+ */
+export const DEFAULT_KERNEL: KernelName = 'wasm';
+
+export interface CoordinatorOptions {
+  kernel?: KernelName;
+  /** A pool of exactly `threads` workers started earlier (their start-up overlaps data loading); else one is made. */
+  pool?: Piscina;
+}
+
 export class Coordinator {
   readonly run: SharedRun;
   readonly geometry: StepGeometry;
@@ -41,10 +53,9 @@ export class Coordinator {
     config: TrainConfig,
     data: { train: Dataset; test: Dataset },
     readonly threads: number,
-    // The same default as `train --kernel`, so `resume` (which has no --kernel) goes on with
-    // the kernel a default run was trained with: kernels differ in their last bits.
-    kernel: KernelName = 'wasm',
+    options: CoordinatorOptions = {},
   ) {
+    const kernel = options.kernel ?? DEFAULT_KERNEL;
     const geometry = stepGeometry(config, data.train.count);
     const cores = availableParallelism();
     const state: Record<string, Float32Array> = {};
@@ -72,7 +83,7 @@ export class Coordinator {
       spin: threads <= cores ? 2000 : 0,
       wake: Math.min(threads, cores) - 1,
     };
-    this.pool = createPool(threads);
+    this.pool = options.pool ?? createPool(threads);
   }
 
   /**

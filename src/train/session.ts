@@ -8,6 +8,7 @@ import type { Checkpoint, RunPosition } from '../checkpoint/types.js';
 import { layerSizes, type TrainConfig } from '../config.js';
 import type { Dataset } from '../data/dataset.js';
 import { initParams } from '../model/init.js';
+import type { Piscina } from 'piscina';
 import type { KernelName } from '../model/kernels.js';
 import { modelSpec } from '../model/spec.js';
 import { shuffledOrder } from '../rng.js';
@@ -39,6 +40,8 @@ export interface SessionOptions {
   /** The run folder: checkpoints and metrics.jsonl go here. */
   outDir: string;
   kernel?: KernelName;
+  /** Workers started ahead of time (see Coordinator). */
+  pool?: Piscina;
   /** Continue from here instead of a fresh initialisation. */
   resume?: Checkpoint;
   /** Also save every this many steps within an epoch (0: only at epoch ends). */
@@ -66,7 +69,7 @@ export class Session {
   constructor(private readonly options: SessionOptions) {
     const { config, data, threads, kernel } = options;
     this.spec = modelSpec(layerSizes(config, data.train.inputSize, data.train.classes));
-    this.coordinator = new Coordinator(this.spec, config, data, threads, kernel);
+    this.coordinator = new Coordinator(this.spec, config, data, threads, { kernel, pool: options.pool });
     const { run } = this.coordinator;
     if (options.resume) {
       run.params.set(options.resume.params);

@@ -1,4 +1,4 @@
-// Build step: assembles kernel.wat and update.wat into .wasm files next to the compiled
+// Build step: assembles kernel.wat, update.wat and pack.wat into .wasm files next to the compiled
 // loader (dist/src/model/wasm/), with the `wabt` package. `npm run build` runs it after tsc.
 //
 // Plain .wasm files, not JS modules of bytes: Node workers read them synchronously from
@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import wabt from 'wabt';
 import type { WasmModuleName } from './modules.js';
 
-const NAMES: WasmModuleName[] = ['kernel', 'update'];
+const NAMES: WasmModuleName[] = ['kernel', 'update', 'pack'];
 
 /** simd and bulk memory are wabt defaults, named anyway; the shared memory needs `threads`. Never relaxed SIMD: Node 20 lacks it. */
 const features = { simd: true, bulk_memory: true, threads: true, relaxed_simd: false };

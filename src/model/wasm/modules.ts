@@ -4,7 +4,7 @@
 // WebAssembly.compileStreaming(fetch(moduleUrl('kernel'))), and hands each over with
 // useWasmModule() first. No static node: import, so this file bundles for a page.
 
-export type WasmModuleName = 'kernel' | 'update';
+export type WasmModuleName = 'kernel' | 'update' | 'pack';
 
 /** Where the build put `<name>.wasm`: beside this module's compiled JavaScript. */
 export function moduleUrl(name: WasmModuleName): URL {

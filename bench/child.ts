@@ -1,0 +1,66 @@
+// Runs `nnfs train` as a child process, as a user would, and watches it: when each epoch's
+// JSON line arrives (wall time since the spawn) and the process's peak memory.
+
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { EpochMetrics } from '../src/train/session.js';
+
+const CLI = join(dirname(fileURLToPath(import.meta.url)), '..', 'src', 'cli.js');
+
+export interface ChildRun {
+  /** Each epoch's metrics with the seconds since spawn at which its line arrived. */
+  epochs: (EpochMetrics & { wallSeconds: number })[];
+  /** Peak resident memory of the process in MB (VmHWM), sampled while it ran. */
+  peakRssMB: number;
+  exitCode: number | null;
+}
+
+/** Peak RSS so far of a live process, in kB, from /proc (Linux); 0 elsewhere. */
+function peakRssKB(pid: number): number {
+  try {
+    const match = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return match ? Number(match[1]) : 0;
+  } catch {
+    return 0;
+  }
+}
+
+/**
+ * Spawns `nnfs train --json` with `args` and resolves when it exits, or earlier when
+ * `stopWhen` says so (the child is then killed).
+ */
+export function watchTraining(args: string[], stopWhen: (m: EpochMetrics) => boolean = () => false): Promise<ChildRun> {
+  const out = mkdtempSync(join(tmpdir(), 'nnfs-bench-'));
+  const started = performance.now();
+  const child = spawn(process.execPath, [CLI, 'train', '--json', '--out', join(out, 'run'), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const epochs: ChildRun['epochs'] = [];
+  let peak = 0;
+  let buffered = '';
+  let stderr = '';
+  const sampler = setInterval(() => (peak = Math.max(peak, peakRssKB(child.pid!))), 20);
+  child.stdout.on('data', (chunk: Buffer) => {
+    buffered += chunk.toString();
+    let newline;
+    while ((newline = buffered.indexOf('\n')) >= 0) {
+      const line = buffered.slice(0, newline);
+      buffered = buffered.slice(newline + 1);
+      const metrics = JSON.parse(line) as EpochMetrics;
+      epochs.push({ ...metrics, wallSeconds: (performance.now() - started) / 1000 });
+      peak = Math.max(peak, peakRssKB(child.pid!));
+      if (stopWhen(metrics)) child.kill('SIGKILL');
+    }
+  });
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  return new Promise((resolve, reject) => {
+    child.on('error', reject);
+    child.on('exit', (code) => {
+      clearInterval(sampler);
+      rmSync(out, { recursive: true, force: true });
+      if (code !== 0 && code !== null) reject(new Error(`nnfs train failed: ${stderr.trim()}`));
+      else resolve({ epochs, peakRssMB: Math.round(peak / 1024), exitCode: code });
+    });
+  });
+}

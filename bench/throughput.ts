@@ -1,0 +1,59 @@
+// Training throughput of one recipe at one thread count: samples/s over timed windows of
+// real steps on MNIST after a warm-up, reported as the median window.
+
+import { layerSizes, type TrainConfig } from '../src/config.js';
+import type { Mnist } from '../src/data/mnist.js';
+import { initParams } from '../src/model/init.js';
+import type { KernelName } from '../src/model/kernels.js';
+import { modelSpec } from '../src/model/spec.js';
+import { shuffledOrder } from '../src/rng.js';
+import { Coordinator } from '../src/train/coordinator.js';
+import { median } from './stats.js';
+
+export interface ThroughputResult {
+  samplesPerSecond: number;
+  /** Every timed window's samples/s, for the spread. */
+  windows: number[];
+  /** Microseconds per optimiser step (median window). */
+  microsecondsPerStep: number;
+}
+
+export interface ThroughputOptions {
+  config: TrainConfig;
+  data: Mnist;
+  threads: number;
+  kernel?: KernelName;
+  /** Samples per timed window (rounded to whole steps). */
+  windowSamples: number;
+  windows: number;
+}
+
+export async function measureThroughput(o: ThroughputOptions): Promise<ThroughputResult> {
+  const spec = modelSpec(layerSizes(o.config, o.data.train.inputSize, o.data.train.classes));
+  const coordinator = new Coordinator(spec, o.config, o.data, o.threads, { kernel: o.kernel });
+  try {
+    const { run, geometry } = coordinator;
+    initParams(spec, o.config.init, o.config.seed, run.params);
+    run.order.set(shuffledOrder(run.train.count, o.config.seed, 0));
+    const stepsPerWindow = Math.max(1, Math.min(geometry.stepsPerEpoch - 1, Math.round(o.windowSamples / o.config.batchSize)));
+    let step = 0;
+    let taken = 0;
+    const window = async () => {
+      if (step + stepsPerWindow >= geometry.stepsPerEpoch) step = 0;
+      const started = performance.now();
+      await coordinator.trainSteps(0, step, step + stepsPerWindow, taken);
+      const seconds = (performance.now() - started) / 1000;
+      step += stepsPerWindow;
+      taken += stepsPerWindow;
+      return seconds;
+    };
+    await window(); // warm-up: workers start, code gets optimised
+    const seconds: number[] = [];
+    for (let w = 0; w < o.windows; w++) seconds.push(await window());
+    const windows = seconds.map((s) => (stepsPerWindow * o.config.batchSize) / s);
+    const samplesPerSecond = median(windows);
+    return { samplesPerSecond, windows, microsecondsPerStep: (o.config.batchSize / samplesPerSecond) * 1e6 };
+  } finally {
+    await coordinator.close();
+  }
+}
