@@ -10,6 +10,7 @@ import * as evaluate from './commands/evaluate.js';
 import * as importDat from './commands/import.js';
 import * as lines from './commands/lines.js';
 import * as predict from './commands/predict.js';
+import * as bench from './commands/bench.js';
 import * as resume from './commands/resume.js';
 import * as serve from './commands/serve.js';
 import * as train from './commands/train.js';
@@ -40,6 +41,7 @@ async function main(): Promise<void> {
     .command(lines)
     .command(importDat)
     .command(serve)
+    .command(bench)
     .demandCommand(1, 'name a command; see nnfs --help.')
     .strict()
     .recommendCommands()

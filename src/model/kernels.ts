@@ -13,9 +13,18 @@
 import type { Dataset } from '../data/dataset.js';
 import type { ModelSpec } from './spec.js';
 
-export type KernelName = 'dense' | 'sparse' | 'wasm';
+/** 'none' does no arithmetic at all: `nnfs bench` times the step machinery alone with it. */
+export type KernelName = 'dense' | 'sparse' | 'wasm' | 'none';
 /** The kernels written in JS, which createKernel builds. */
-export type JsKernelName = Exclude<KernelName, 'wasm'>;
+export type JsKernelName = Exclude<KernelName, 'wasm' | 'none'>;
+
+/** A kernel that computes nothing: for measuring what a step costs besides its arithmetic. */
+export const NULL_KERNEL: Kernel = {
+  name: 'none',
+  gradient: () => 0,
+  sgdSample: () => 0,
+  evaluate: () => undefined,
+};
 
 export interface Kernel {
   readonly name: KernelName;

@@ -22,7 +22,7 @@
 //  - The mover itself keeps claiming, so work proceeds even when it wakes nobody;
 //    sleepers use a timeout and re-check FAILED, so a dead worker cannot hang the rest.
 
-import { createKernel, type Kernel } from '../model/kernels.js';
+import { createKernel, NULL_KERNEL, type Kernel } from '../model/kernels.js';
 import { modelSpec, type ModelSpec } from '../model/spec.js';
 import { createWasmKernel, wasmScratchFloats } from '../model/wasm/wasm-kernel.js';
 import { createWasmUpdate } from '../model/wasm/wasm-update.js';
@@ -67,6 +67,7 @@ export function threadContext(run: SharedRun): ThreadContext {
  * SIMD, and its kernel claims this thread's own scratch region (once per run and thread).
  */
 function buildKernel(run: SharedRun, spec: ModelSpec): Pick<ThreadContext, 'kernel' | 'update'> {
+  if (run.kernel === 'none') return { kernel: NULL_KERNEL, update: () => undefined };
   if (run.kernel !== 'wasm') return { kernel: createKernel(spec, run.kernel), update: reduceAndUpdate };
   const floats = wasmScratchFloats(spec);
   const region = Atomics.add(run.control, Control.SCRATCH_CLAIM, 1);

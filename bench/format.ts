@@ -1,0 +1,50 @@
+// Text form of bench records: a heading per kind of measurement, then aligned lines.
+
+import type { BenchRecord } from './runner.js';
+
+const HEADINGS: Record<string, string> = {
+  machine: 'machine',
+  throughput: 'training throughput (median of timed windows after a warm-up)',
+  sync: 'synchronisation: a step of 64 samples with no arithmetic',
+  'original-recipe': "the original recipe (batch 1, SGD, lr 0.01) on one thread",
+  kernel: 'kernels on one thread, microbatches of 16 real MNIST images (dense-equivalent GFLOP/s)',
+  'time-to-accuracy': 'default recipe from a cold start of `nnfs train` (wall time since the process started)',
+  memory: 'peak memory (RSS) of `nnfs train --epochs 1`',
+};
+
+const int = (n: unknown) => Math.round(Number(n)).toLocaleString('en-US');
+
+function line(r: BenchRecord): string {
+  switch (r.kind) {
+    case 'machine':
+      return `  ${r.cpu}, ${r.cores} cores, ${r.memoryGiB} GiB, Node ${r.node} (${r.platform})`;
+    case 'throughput':
+      return `  ${String(r.recipe).padEnd(26)} threads ${String(r.threads).padStart(2)}  ${int(r.samplesPerSecond).padStart(10)} samples/s  x${Number(r.speedup).toFixed(2)}  efficiency ${(Number(r.efficiency) * 100).toFixed(0).padStart(3)}%  ${Number(r.microsecondsPerStep).toFixed(1)} µs/step`;
+    case 'sync':
+      return `  threads ${String(r.threads).padStart(2)}  ${Number(r.microsecondsPerEmptyStep).toFixed(2)} µs per step`;
+    case 'original-recipe':
+      return `  ${Number(r.secondsPerEpoch).toFixed(3)} s per epoch of 60,000 (${int(r.samplesPerSecond)} samples/s)`;
+    case 'kernel':
+      return `  ${String(r.kernel).padEnd(7)} ${String(r.pass).padEnd(17)} ${Number(r.gflops).toFixed(2).padStart(7)} GFLOP/s  ${int(r.samplesPerSecond).padStart(10)} samples/s  ±${Number(r.rme).toFixed(1)}%`;
+    case 'time-to-accuracy':
+      return r.seconds === null
+        ? `  ${(Number(r.target) * 100).toFixed(2)}% test accuracy: not reached in 20 epochs`
+        : `  ${(Number(r.target) * 100).toFixed(2)}% test accuracy after ${Number(r.seconds).toFixed(2)} s (epoch ${r.epochs})`;
+    case 'memory':
+      return `  threads ${String(r.threads).padStart(2)}  ${r.peakRssMB} MB`;
+    default:
+      return `  ${JSON.stringify(r)}`;
+  }
+}
+
+/** Prints records as they arrive, with a heading whenever the kind changes. */
+export function textPrinter(write: (s: string) => void): (r: BenchRecord) => void {
+  let kind = '';
+  return (r) => {
+    if (r.kind !== kind) {
+      write(`${kind ? '\n' : ''}${HEADINGS[r.kind] ?? r.kind}\n`);
+      kind = r.kind;
+    }
+    write(line(r) + '\n');
+  };
+}

@@ -1,0 +1,41 @@
+// `nnfs bench`: every figure nnfs claims, measured here and now, one record at a time.
+
+import { loadMnist } from '../src/data/mnist.js';
+import { watchTraining } from './child.js';
+import { benchmarkKernels } from './kernels.js';
+import { machineInfo } from './machine.js';
+import { measureOriginalRecipe, measureScaling, measureSync } from './scaling.js';
+
+export interface BenchOptions {
+  threads: number[];
+  quick: boolean;
+}
+
+/** One measurement; `kind` says which. */
+export type BenchRecord = { kind: string } & Record<string, unknown>;
+
+/** The original project's shipped weights score this on the test set. */
+export const ORIGINAL_ACCURACY = 0.9244;
+
+export async function* runBench(options: BenchOptions): AsyncGenerator<BenchRecord> {
+  const windows = options.quick ? 3 : 7;
+  yield { kind: 'machine', ...machineInfo() };
+  const data = loadMnist();
+
+  for (const row of await measureScaling(data, options.threads, windows)) yield { kind: 'throughput', ...row };
+  for (const row of await measureSync(data, options.threads, windows)) yield { kind: 'sync', ...row };
+  yield { kind: 'original-recipe', threads: 1, ...(await measureOriginalRecipe(data, options.quick ? 2 : 4)) };
+  for (const row of benchmarkKernels(data, { maxTime: options.quick ? 0.1 : 1 })) yield { kind: 'kernel', ...row };
+
+  // From a cold start of `nnfs train` with the defaults, as a user runs it.
+  const run = await watchTraining(['--epochs', '20'], (m) => m.testAccuracy >= 0.95);
+  for (const target of [ORIGINAL_ACCURACY, 0.95]) {
+    const hit = run.epochs.find((e) => e.testAccuracy >= target);
+    yield { kind: 'time-to-accuracy', target, seconds: hit?.wallSeconds ?? null, epochs: hit?.epoch ?? null };
+  }
+
+  for (const threads of options.quick ? [Math.min(...options.threads), Math.max(...options.threads)] : options.threads) {
+    const child = await watchTraining(['--epochs', '1', '--threads', String(threads)]);
+    yield { kind: 'memory', threads, peakRssMB: child.peakRssMB };
+  }
+}

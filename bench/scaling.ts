@@ -1,0 +1,64 @@
+// Throughput at each thread count for the recipes bench reports, and what a step costs
+// with no arithmetic at all (the synchronisation alone).
+
+import { DEFAULTS, type TrainConfig } from '../src/config.js';
+import type { Mnist } from '../src/data/mnist.js';
+import { measureThroughput } from './throughput.js';
+
+export interface Recipe {
+  name: string;
+  config: TrainConfig;
+}
+
+export const RECIPES: Recipe[] = [
+  { name: 'default (adam, batch 32)', config: DEFAULTS },
+  { name: 'adam, batch 64', config: { ...DEFAULTS, batchSize: 64, lrDecay: 1 } },
+  { name: 'adam, batch 256', config: { ...DEFAULTS, batchSize: 256, lrDecay: 1 } },
+];
+
+export interface ScalingRow {
+  recipe: string;
+  threads: number;
+  samplesPerSecond: number;
+  /** Over the same recipe at the first thread count measured (normally 1). */
+  speedup: number;
+  /** speedup / (threads / first thread count). */
+  efficiency: number;
+  microsecondsPerStep: number;
+}
+
+export async function measureScaling(data: Mnist, threadCounts: number[], windows: number): Promise<ScalingRow[]> {
+  const rows: ScalingRow[] = [];
+  for (const recipe of RECIPES) {
+    let base: number | undefined;
+    for (const threads of threadCounts) {
+      const r = await measureThroughput({ config: recipe.config, data, threads, windowSamples: 20_000, windows });
+      base ??= r.samplesPerSecond;
+      const speedup = r.samplesPerSecond / base;
+      rows.push({ recipe: recipe.name, threads, samplesPerSecond: r.samplesPerSecond, speedup, efficiency: speedup / (threads / threadCounts[0]), microsecondsPerStep: r.microsecondsPerStep });
+    }
+  }
+  return rows;
+}
+
+export interface SyncRow {
+  threads: number;
+  /** Microseconds per step of 64 samples (4 microbatches) when the kernel does nothing. */
+  microsecondsPerEmptyStep: number;
+}
+
+export async function measureSync(data: Mnist, threadCounts: number[], windows: number): Promise<SyncRow[]> {
+  const rows: SyncRow[] = [];
+  for (const threads of threadCounts) {
+    const r = await measureThroughput({ config: { ...DEFAULTS, batchSize: 64 }, data, threads, kernel: 'none', windowSamples: 30_000, windows });
+    rows.push({ threads, microsecondsPerEmptyStep: r.microsecondsPerStep });
+  }
+  return rows;
+}
+
+/** The original project's recipe on one thread: seconds per epoch of 60,000 samples. */
+export async function measureOriginalRecipe(data: Mnist, windows: number): Promise<{ secondsPerEpoch: number; samplesPerSecond: number }> {
+  const config: TrainConfig = { ...DEFAULTS, optimizer: 'sgd', lr: 0.01, lrDecay: 1, batchSize: 1, init: 'randn' };
+  const r = await measureThroughput({ config, data, threads: 1, windowSamples: 30_000, windows });
+  return { secondsPerEpoch: data.train.count / r.samplesPerSecond, samplesPerSecond: r.samplesPerSecond };
+}
