@@ -81,11 +81,12 @@ export function trainSegment(run: SharedRun): void {
   const { kernel, update, slots, geometry: g } = threadContext(run);
   const { config, control, params, train, order, losses } = run;
   const chunks = Math.ceil(params.length / UPDATE_CHUNK);
+  // One argument record per thread, refilled for each chunk: no allocation per step.
+  const args: UpdateArgs = { config, params, grads: run.grads, slotCount: 0, scale: 0, state: run.state, t: 0, lr: 0, from: 0, to: 0 };
 
   for (;;) {
-    if (Atomics.load(control, Control.FAILED) !== Failure.NONE) return;
+    // Read before claiming: if the claim fails, we sleep only while SEQ still holds this value.
     const seq = Atomics.load(control, Control.SEQ);
-    if (Atomics.load(control, Control.STEP) >= Atomics.load(control, Control.STEP_END)) return;
     const ticket = Atomics.add(control, Control.TICKET, 1);
     const phase = (ticket >>> PHASE_SHIFT) & 1;
     const index = ticket & INDEX_MASK;
@@ -110,21 +111,19 @@ export function trainSegment(run: SharedRun): void {
       }
     } else if (index < chunks) {
       const { first, end } = stepRange(g, step);
-      update({
-        config,
-        params,
-        grads: run.grads,
-        slotCount: microbatchesIn(g, step),
-        scale: 1 / (end - first),
-        state: run.state,
-        t: Atomics.load(control, Control.T_BASE) + step + 1,
-        lr: learningRate(config, Atomics.load(control, Control.EPOCH)),
-        from: index * UPDATE_CHUNK,
-        to: Math.min(params.length, (index + 1) * UPDATE_CHUNK),
-      });
+      args.slotCount = microbatchesIn(g, step);
+      args.scale = 1 / (end - first);
+      args.t = Atomics.load(control, Control.T_BASE) + step + 1;
+      args.lr = learningRate(config, Atomics.load(control, Control.EPOCH));
+      args.from = index * UPDATE_CHUNK;
+      args.to = Math.min(params.length, (index + 1) * UPDATE_CHUNK);
+      update(args);
       if (Atomics.add(control, Control.DONE, 1) + 1 === chunks) finishStep(run, g, step);
       continue;
     }
+    // Nothing left to claim: the segment is over, or this phase's pieces are all taken.
+    if (Atomics.load(control, Control.FAILED) !== Failure.NONE) return;
+    if (Atomics.load(control, Control.STEP) >= Atomics.load(control, Control.STEP_END)) return;
     waitForPhaseChange(run, seq);
   }
 }
