@@ -112,7 +112,10 @@ export class Coordinator {
     await this.settle(tasks);
     if (Atomics.load(c, Control.FAILED) === Failure.DIVERGED) {
       const step = Atomics.load(c, Control.FAILED_STEP);
-      throw new RunFailure(`the loss became infinite or NaN at step ${step + 1}`, step);
+      throw new RunFailure(
+        `training diverged at epoch ${epoch + 1}, step ${step + 1}: the loss became NaN, infinite or absurdly large (over 1e6), so that step was not applied and nothing after the last checkpoint was saved; try a lower --lr`,
+        step,
+      );
     }
     return Atomics.load(c, Control.STEP);
   }

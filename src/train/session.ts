@@ -155,7 +155,9 @@ export class Session {
   private async save(position: RunPosition): Promise<string> {
     const { run } = this.coordinator;
     for (let k = 0; k < run.params.length; k++) {
-      if (!Number.isFinite(run.params[k])) throw new RunFailure('a weight became infinite or NaN; no checkpoint was written');
+      if (!Number.isFinite(run.params[k])) {
+        throw new RunFailure(`training diverged at epoch ${position.epoch + (position.step ? 1 : 0)}: a weight became infinite or NaN, so no checkpoint was written; try a lower --lr`);
+      }
     }
     const state: Record<string, Float32Array> = {};
     for (const [name, values] of Object.entries(run.state)) state[name] = values.slice();

@@ -26,6 +26,7 @@ import { createKernel, NULL_KERNEL, type Kernel } from '../model/kernels.js';
 import { modelSpec, type ModelSpec } from '../model/spec.js';
 import { createWasmKernel, wasmScratchFloats } from '../model/wasm/wasm-kernel.js';
 import { createWasmUpdate } from '../model/wasm/wasm-update.js';
+import { INJECTED_FAULT, maybeFail } from './fault.js';
 import { learningRate } from './schedule.js';
 import { reduceAndUpdate, type UpdateArgs } from './optimizer.js';
 import {
@@ -33,6 +34,12 @@ import {
   microbatchesIn, stepGeometry, stepRange, type SharedRun, type StepGeometry,
 } from './protocol.js';
 
+/**
+ * A mean cross-entropy above this (a probability of e^-1e6 for the true class) is divergence,
+ * not learning: ReLU networks blown up by a huge learning rate often keep a finite but
+ * absurd loss instead of reaching NaN. A fresh N(0,1) network starts below 100.
+ */
+const DIVERGED_LOSS = 1e6;
 const INDEX_MASK = (1 << PHASE_SHIFT) - 1;
 /** How long a sleeping thread waits before re-checking for a failed run. */
 const SLEEP_MS = 250;
@@ -97,13 +104,14 @@ export function trainSegment(run: SharedRun): void {
         const { first, end } = stepRange(g, step);
         const from = first + index * g.microbatch;
         const to = Math.min(from + g.microbatch, end);
+        if (INJECTED_FAULT) maybeFail(step);
         // Fused SGD takes one random sample per step; letting the kernel fetch the next
         // few samples' data together saves it waiting for each one's cache misses in turn.
         if (g.fused && from % PREFETCH_SAMPLES === 0) kernel.prefetch?.(train, order, from, from + PREFETCH_SAMPLES);
         losses[step * g.microbatchesPerStep + index] = g.fused
           ? kernel.sgdSample(params, train, order[from], learningRate(config, Atomics.load(control, Control.EPOCH)))
           : kernel.gradient(params, slots[index], train, order, from, to);
-        if (Atomics.add(control, Control.DONE, 1) + 1 === items && stepLossIsFinite(run, g, step, items)) {
+        if (Atomics.add(control, Control.DONE, 1) + 1 === items && stepLossIsSane(run, g, step, items)) {
           if (g.fused) finishStep(run, g, step);
           else openPhase(run, PHASE_B, chunks);
         }
@@ -146,11 +154,12 @@ function closeSegment(run: SharedRun): void {
   Atomics.notify(control, Control.SEQ);
 }
 
-/** Checks the step's loss before its update is applied (fused SGD: just after); a non-finite one ends the run. */
-function stepLossIsFinite(run: SharedRun, g: StepGeometry, step: number, items: number): boolean {
+/** Checks the step's loss before its update is applied (fused SGD: just after); a diverged one ends the run. */
+function stepLossIsSane(run: SharedRun, g: StepGeometry, step: number, items: number): boolean {
   let sum = 0;
   for (let i = 0; i < items; i++) sum += run.losses[step * g.microbatchesPerStep + i];
-  if (Number.isFinite(sum)) return true;
+  const { first, end } = stepRange(g, step);
+  if (sum / (end - first) <= DIVERGED_LOSS) return true; // false for NaN too
   Atomics.store(run.control, Control.FAILED_STEP, step);
   Atomics.store(run.control, Control.FAILED, Failure.DIVERGED);
   closeSegment(run);

@@ -1,0 +1,49 @@
+// Faults during training: a worker that throws or exits mid-step, and a run that diverges,
+// each stop the run quickly with one clear sentence and leave the last good checkpoint alone.
+
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { describe, expect, it } from 'vitest';
+import { CLI, hasStackTrace, ROOT, runCli, smallMnistFolder, tempDir } from './helpers.js';
+
+describe('a failing worker', () => {
+  const data = smallMnistFolder(4000, 500);
+  const run = join(tempDir(), 'run');
+  const trained = runCli(['train', '--data', data, '--out', run, '--epochs', '1', '--batch-size', '16']);
+
+  for (const fault of ['throw', 'exit'] as const) {
+    it(`that ${fault}s in the middle of a step stops the run within seconds, with the checkpoint untouched`, () => {
+      expect(trained.status).toBe(0);
+      const before = readFileSync(join(run, 'last.safetensors'));
+      const started = performance.now();
+      const result = spawnSync(process.execPath, [CLI, 'resume', '--checkpoint', run, '--data', data, '--epochs', '3', '--threads', '2'], {
+        cwd: ROOT,
+        encoding: 'utf8',
+        timeout: 20_000,
+        env: { ...process.env, NNFS_TEST_FAULT: `${fault}:100` },
+      });
+      const seconds = (performance.now() - started) / 1000;
+      expect(result.status).toBe(1);
+      expect(seconds).toBeLessThan(5);
+      expect(result.stderr).toMatch(fault === 'throw' ? /^nnfs: a worker thread failed: injected test fault at step 100\.$/m : /^nnfs: a worker thread failed: worker exited/m);
+      expect(hasStackTrace(result.stderr)).toBe(false);
+      expect(readFileSync(join(run, 'last.safetensors')).equals(before)).toBe(true);
+    }, 30_000);
+  }
+});
+
+describe('divergence', () => {
+  for (const args of [['--lr', '1e6'], ['--optimizer', 'sgd', '--lr', '1e6', '--batch-size', '1']]) {
+    it(`train ${args.join(' ')} stops naming the epoch and step, and writes no checkpoint`, () => {
+      const data = smallMnistFolder(2000, 200);
+      const out = join(tempDir(), 'run');
+      const result = runCli(['train', '--data', data, '--out', out, '--epochs', '3', ...args]);
+      expect(result.status).toBe(1);
+      expect(result.stderr).toMatch(/^nnfs: training diverged at epoch 1, step \d+: .* try a lower --lr\.$/m);
+      expect(hasStackTrace(result.stderr)).toBe(false);
+      const files = existsSync(out) ? readdirSync(out) : [];
+      expect(files.filter((f) => f.endsWith('.safetensors'))).toEqual([]);
+    }, 30_000);
+  }
+});
