@@ -3,8 +3,6 @@
 // and evaluate share: the --checkpoint flag, its shipped default, and the size check.
 
 import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { Argv } from 'yargs';
 import { loadCheckpoint } from '../checkpoint/store.js';
 import type { Checkpoint } from '../checkpoint/types.js';
@@ -14,24 +12,9 @@ import { UserError } from '../errors.js';
 import { argmax, forward } from '../model/forward.js';
 import { PIXEL_VALUE } from '../model/kernels.js';
 import { modelSpec, type ModelSpec } from '../model/spec.js';
+import { pretrainedCheckpoint } from '../package-paths.js';
 import { asciiDigit, formatProbabilities } from '../report/ascii.js';
 import { dataOption, jsonOption, path } from './flags.js';
-
-/** The nearest folder above this file holding package.json: the same from src/ (tests) and dist/src/. */
-function packageRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, 'package.json'))) {
-    const up = dirname(dir);
-    if (up === dir) throw new Error('cannot find the nnfs package root');
-    dir = up;
-  }
-  return dir;
-}
-
-/** The pretrained model shipped in the package; found from the code's location, so any cwd works. */
-export function defaultCheckpointPath(): string {
-  return join(packageRoot(), 'checkpoints', 'pretrained.safetensors');
-}
 
 export const checkpointOption = {
   type: 'string',
@@ -50,7 +33,7 @@ export interface Model {
 
 /** Loads `file` (or the shipped model) and checks it takes `inputSize` inputs and gives at least `classes` classes. */
 export async function loadModel(file: string | undefined, inputSize: number, classes: number, what: string): Promise<Model> {
-  const path = file ?? defaultCheckpointPath();
+  const path = file ?? pretrainedCheckpoint();
   if (file === undefined && !existsSync(path)) {
     throw new UserError(`no pretrained model at ${path} (this copy of nnfs ships without one); pass --checkpoint FILE or train one with \`nnfs train\`.`);
   }

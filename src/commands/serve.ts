@@ -4,7 +4,8 @@
 import { relative, resolve } from 'node:path';
 import type { Argv } from 'yargs';
 import { UserError } from '../errors.js';
-import { defaultCheckpoint, pageDir } from '../web/paths.js';
+import { pretrainedCheckpoint } from '../package-paths.js';
+import { pageDir } from '../web/paths.js';
 import { loadTestSplit } from '../web/samples.js';
 import { startServer } from '../web/server.js';
 import { buildSite } from '../web/site.js';
@@ -46,7 +47,7 @@ export async function handler(args: ServeArgs): Promise<void> {
     testSet = e;
     process.stderr.write(`nnfs: no test digits to show: ${e.message}\n`);
   }
-  const site = await buildSite({ checkpoint: resolve(args.checkpoint ?? defaultCheckpoint()), pageDir: pageDir(), testSet });
+  const site = await buildSite({ checkpoint: resolve(args.checkpoint ?? pretrainedCheckpoint()), pageDir: pageDir(), testSet });
   // A bad checkpoint does not stop the server: the page explains it to whoever opens it.
   if (site.modelError) process.stderr.write(`nnfs: ${site.modelError}\n`);
   const { server, url } = await startServer(site, args.host, args.port);

@@ -3,10 +3,11 @@
 // is reachable, because requests are looked up in this table, never joined onto a folder.
 
 import { promises as fs } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { LAST_NAME, loadCheckpoint } from '../checkpoint/store.js';
 import type { Dataset } from '../data/dataset.js';
 import { UserError } from '../errors.js';
+import { metricsFileFor } from '../package-paths.js';
 import { randomSamples } from './samples.js';
 
 /** A response the server sends as it is. */
@@ -87,7 +88,7 @@ export async function buildSite(options: SiteOptions): Promise<Site> {
   const page = await readPageFiles(options.pageDir);
   const checkpointFile = await resolveCheckpoint(options.checkpoint);
   const model = await loadModelBytes(checkpointFile);
-  const metricsFile = join(dirname(checkpointFile), 'metrics.jsonl');
+  const metricsFile = metricsFileFor(checkpointFile);
 
   const routes = new Map<string, Route>();
   for (const [name, reply] of page) routes.set(`/${name}`, async () => reply);

@@ -1,0 +1,32 @@
+// Where nnfs finds its own files, whatever the working folder: the package root, the
+// shipped pretrained model, and the training metrics that belong to a checkpoint.
+
+import { existsSync, readFileSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** The folder holding nnfs's package.json, found by walking up from this module (src/ under vitest, dist/src/ when built). */
+export function packageRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    const manifest = join(dir, 'package.json');
+    if (existsSync(manifest) && (JSON.parse(readFileSync(manifest, 'utf8')) as { name?: string }).name === 'nnfs') return dir;
+    const parent = dirname(dir);
+    if (parent === dir) throw new Error(`cannot find the nnfs package root above ${fileURLToPath(import.meta.url)}`);
+    dir = parent;
+  }
+}
+
+/** The model that predict, evaluate and serve use when given no --checkpoint. */
+export function pretrainedCheckpoint(): string {
+  return join(packageRoot(), 'checkpoints', 'pretrained.safetensors');
+}
+
+/**
+ * The metrics of the run a checkpoint came from: `NAME.metrics.jsonl` beside `NAME.safetensors`
+ * (how the shipped model keeps its curves), else the run folder's metrics.jsonl.
+ */
+export function metricsFileFor(checkpoint: string): string {
+  const own = join(dirname(checkpoint), `${basename(checkpoint, '.safetensors')}.metrics.jsonl`);
+  return existsSync(own) ? own : join(dirname(checkpoint), 'metrics.jsonl');
+}
