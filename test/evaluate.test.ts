@@ -81,6 +81,16 @@ describe.skipIf(!existsSync(ORIGINAL))('nnfs evaluate on the original weights (s
   });
 });
 
+describe('the shipped pretrained model', () => {
+  it('scores at least 95% on the MNIST test set (evaluate with no --checkpoint)', () => {
+    const result = runCli(['evaluate', '--json']);
+    expect(result.status).toBe(0);
+    const report = JSON.parse(result.stdout);
+    expect(report.accuracy).toBeGreaterThanOrEqual(0.95);
+    expect(report.confusion).toHaveLength(10);
+  });
+});
+
 describe('nnfs evaluate refuses bad input in one sentence', () => {
   it('a data folder without test images', () => {
     const empty = tempDir();
