@@ -39,31 +39,38 @@ export interface SharedRun {
   wake: number;
 }
 
-/** Indices into SharedRun.control. */
+/** Int32 slots per 64-byte cache line: fields written by different threads sit on lines of their own. */
+const LINE = 16;
+
+/**
+ * Indices into SharedRun.control. The three fields every claim writes (TICKET, DONE) or
+ * spinners poll (SEQ) each have a cache line to themselves, so a thread spinning on SEQ
+ * does not slow down the atomic adds of the thread at work; the rest change rarely.
+ */
 export const Control = {
   /** Work tickets: (phase << PHASE_SHIFT) | index, claimed with Atomics.add. */
   TICKET: 0,
   /** Bumped at every phase change; idle threads sleep on it. */
-  SEQ: 1,
+  SEQ: LINE,
   /** Items finished in the current phase. */
-  DONE: 2,
+  DONE: 2 * LINE,
   /** Current step within the epoch. */
-  STEP: 3,
+  STEP: 3 * LINE,
   /** The step at which this segment ends (exclusive). */
-  STEP_END: 4,
+  STEP_END: 3 * LINE + 1,
   /** Set by the coordinator: finish the current step, then end the segment. */
-  STOP: 5,
+  STOP: 3 * LINE + 2,
   /** Non-zero when the run must end: see Failure. */
-  FAILED: 6,
+  FAILED: 3 * LINE + 3,
   /** Optimiser steps taken before step 0 of this epoch (Adam's t = T_BASE + STEP + 1). */
-  T_BASE: 7,
+  T_BASE: 3 * LINE + 4,
   /** The step at which a non-finite loss appeared, when FAILED is Failure.DIVERGED. */
-  FAILED_STEP: 8,
+  FAILED_STEP: 3 * LINE + 5,
   /** Scratch regions claimed so far (Atomics.add): each thread that builds a 'wasm' kernel takes the next. */
-  SCRATCH_CLAIM: 9,
+  SCRATCH_CLAIM: 3 * LINE + 6,
   /** The epoch (0-based) being trained: it sets the learning rate. */
-  EPOCH: 10,
-  LENGTH: 11,
+  EPOCH: 3 * LINE + 7,
+  LENGTH: 4 * LINE,
 } as const;
 
 export const Failure = { NONE: 0, WORKER: 1, DIVERGED: 2 } as const;
@@ -76,7 +83,7 @@ export const PHASE_B = 1;
 export const CLOSED_TICKET = (PHASE_B << PHASE_SHIFT) | ((1 << PHASE_SHIFT) - 1 - 4096);
 
 /** Parameters per reduce-and-update work item. */
-export const UPDATE_CHUNK = 4096;
+export const UPDATE_CHUNK = 1024;
 
 export type WorkerTask =
   | { kind: 'train'; run: SharedRun }
