@@ -172,7 +172,8 @@ function readEntry(name: string, raw: unknown, dataLength: number): Entry {
   if (end > dataLength) throw new UserError(`checkpoint is truncated: tensor ${name} ends past the end of the file.`);
   // Compare sizes without overflow: stop multiplying once the product exceeds the bytes present.
   const limit = (end - begin) / DTYPE_SIZE[dtype];
-  let count = 1;
+  // A zero anywhere in the shape makes it empty, even after a dimension that exceeds the limit.
+  let count = (shape as number[]).includes(0) ? 0 : 1;
   for (const d of shape as number[]) {
     count *= d;
     if (count > limit) break;

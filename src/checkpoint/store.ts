@@ -57,6 +57,29 @@ export function describeFsError(error: unknown): string {
   }
 }
 
+/**
+ * mkdir -p. Node's own { recursive: true } spins forever where a parent exists but answers
+ * ENOENT for any child (procfs: --out /proc/x); here a second ENOENT, once the parent is
+ * in place, is final.
+ */
+async function makeFolder(dir: string): Promise<void> {
+  const isFolder = async () => (await fs.stat(dir).catch(() => undefined))?.isDirectory() === true;
+  try {
+    await fs.mkdir(dir);
+    return;
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST' && (await isFolder())) return;
+    if (code !== 'ENOENT' || path.dirname(dir) === dir) throw e;
+  }
+  await makeFolder(path.dirname(dir));
+  try {
+    await fs.mkdir(dir);
+  } catch (e) {
+    if (!((e as NodeJS.ErrnoException).code === 'EEXIST' && (await isFolder()))) throw e;
+  }
+}
+
 function tempName(dir: string, fileName: string): string {
   return path.join(dir, `.${fileName}.tmp-${process.pid}-${randomBytes(6).toString('hex')}`);
 }
@@ -119,7 +142,7 @@ export async function saveCheckpoint(dir: string, fileName: string, c: Checkpoin
   const finalPath = path.join(dir, fileName);
   let temp: string | undefined;
   try {
-    await fs.mkdir(dir, { recursive: true });
+    await makeFolder(dir);
     temp = await writeTemp(dir, fileName, bytes);
     await fs.rename(temp, finalPath);
     temp = undefined;
@@ -141,7 +164,7 @@ export async function writeCheckpointFile(file: string, c: Checkpoint): Promise<
   const dir = path.dirname(file);
   let temp: string | undefined;
   try {
-    await fs.mkdir(dir, { recursive: true });
+    await makeFolder(dir);
     temp = await writeTemp(dir, path.basename(file), bytes);
     await fs.rename(temp, file);
     temp = undefined;
@@ -164,8 +187,12 @@ export async function loadCheckpoint(file: string): Promise<Checkpoint> {
   }
   let bytes: Uint8Array;
   try {
+    // Only a regular file: a device such as /dev/zero never ends, and a pipe may never open.
+    const stat = await fs.stat(target);
+    if (!stat.isFile() && !stat.isDirectory()) throw new UserError(`cannot read ${target}: it is not a regular file.`);
     bytes = await fs.readFile(target);
   } catch (e) {
+    if (e instanceof UserError) throw e;
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new UserError(`no checkpoint at ${target}; train one with \`nnfs train\`.`);
     throw new UserError(`cannot read ${target}: ${describeFsError(e)}.`);
   }
@@ -208,7 +235,7 @@ export async function pruneCheckpoints(dir: string, keep: number): Promise<strin
 export async function assertWritable(dir: string): Promise<void> {
   const probe = path.join(dir, `.nnfs-write-probe-${process.pid}-${randomBytes(6).toString('hex')}`);
   try {
-    await fs.mkdir(dir, { recursive: true });
+    await makeFolder(dir);
     await fs.writeFile(probe, 'probe', { flag: 'wx' });
     await fs.rm(probe, { force: true });
   } catch (e) {

@@ -50,9 +50,12 @@ export function findIdxFile(dir: string, split: Split, kind: IdxKind): string {
 export function readIdxFile(path: string): IdxFile {
   let fd: number;
   try {
+    // Only a regular file: a device such as /dev/zero never ends, and a pipe may never open.
+    const stat = statSync(path);
+    if (!stat.isFile() && !stat.isDirectory()) throw new UserError(`cannot read ${path}: it is not a regular file.`);
     fd = openSync(path, 'r');
   } catch (error) {
-    throw cannotRead(path, error);
+    throw error instanceof UserError ? error : cannotRead(path, error);
   }
   try {
     const size = fstatSync(fd).size;

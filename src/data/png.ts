@@ -1,6 +1,6 @@
 // Node side of reading a hand-drawn digit: a PNG file on disk -> the 784 MNIST-style inputs.
 
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { PNG } from 'pngjs';
 import { UserError } from '../errors.js';
 import { grayFromRgba, toMnistInput } from './preprocess.js';
@@ -10,6 +10,12 @@ const SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
 
 /** Larger images would take gigabytes once expanded to RGBA; no digit drawing needs them. */
 const MAX_PIXELS = 50_000_000;
+/** pngjs spends a few hundred bytes on every row: 50 million 1-pixel rows exhaust the heap. */
+const MAX_SIDE = 16_384;
+/** Deflate expands data at most about 1032-fold, so a file cannot hold more pixel data than this times its size. */
+const MAX_INFLATE_RATIO = 1032;
+/** Samples per pixel of each PNG colour type. */
+const CHANNELS: Record<number, number> = { 0: 1, 2: 3, 3: 1, 4: 2, 6: 4 };
 
 /** Why a failed read or decode failed, short enough to sit inside one sentence. */
 function shortReason(err: unknown): string {
@@ -30,8 +36,12 @@ function shortReason(err: unknown): string {
 export function readDigitPng(path: string): Float32Array {
   let bytes: Buffer;
   try {
+    // Only a regular file: a device such as /dev/zero never ends, and a pipe may never open.
+    const stat = statSync(path);
+    if (!stat.isFile() && !stat.isDirectory()) throw new UserError(`${path} is not a readable PNG image (it is not a regular file).`);
     bytes = readFileSync(path);
   } catch (err) {
+    if (err instanceof UserError) throw err;
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOENT' || code === 'ENOTDIR') throw new UserError(`no image at ${path}.`);
     throw new UserError(`${path} is not a readable PNG image (${shortReason(err)}).`);
@@ -46,8 +56,15 @@ export function readDigitPng(path: string): Float32Array {
     const width = bytes.readUInt32BE(16);
     const height = bytes.readUInt32BE(20);
     if (width === 0 || height === 0) return toMnistInput(new Float32Array(0), 0, 0);
-    if (width * height > MAX_PIXELS) {
-      throw new UserError(`${path} is too large to read as a digit (${width}x${height} pixels; at most ${MAX_PIXELS} pixels).`);
+    if (width * height > MAX_PIXELS || width > MAX_SIDE || height > MAX_SIDE) {
+      throw new UserError(`${path} is too large to read as a digit (${width}x${height} pixels; at most ${MAX_PIXELS} pixels and ${MAX_SIDE} a side).`);
+    }
+    // The header's size must be backed by the file's bytes before pngjs allocates for it.
+    const bits = bytes.length >= 29 ? (CHANNELS[bytes[25]] ?? 0) * bytes[24] : 0;
+    // Rows of pixels, each with its filter byte; interlaced (Adam7) files need at least the pixels.
+    const needed = bytes[28] === 0 ? height * (1 + Math.ceil((width * bits) / 8)) : Math.ceil((width * height * bits) / 8);
+    if (needed > bytes.length * MAX_INFLATE_RATIO) {
+      throw new UserError(`${path} is not a readable PNG image (its header claims ${width}x${height} pixels, more than its ${bytes.length} bytes can hold).`);
     }
   }
   let png: PNG;
