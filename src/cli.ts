@@ -19,7 +19,7 @@ import * as train from './commands/train.js';
 export function reportFailure(error: unknown): void {
   const debug = Boolean(process.env.NNFS_DEBUG);
   if (error instanceof UserError || error instanceof RunFailure) {
-    const text = error.message.endsWith('.') ? error.message : `${error.message}.`;
+    const text = /[.?!]$/.test(error.message) ? error.message : `${error.message}.`;
     process.stderr.write(`nnfs: ${text}\n`);
     if (debug) process.stderr.write(`${error.stack}\n`);
   } else {
@@ -28,6 +28,20 @@ export function reportFailure(error: unknown): void {
     if (debug && error instanceof Error) process.stderr.write(`${error.stack}\n`);
   }
   process.exitCode = 1;
+}
+
+/** yargs' usage complaints, some over several lines, as one sentence in nnfs's words. */
+export function oneSentence(message: string): string {
+  const [first, ...rest] = message.split('\n').map((line) => line.trim()).filter(Boolean);
+  const bare = /^Not enough arguments following: (\S+)$/.exec(first);
+  if (bare) return `--${bare[1]} needs a value.`;
+  const missing = /^Missing required arguments?: (.+)$/.exec(first);
+  if (missing) {
+    const flags = missing[1].split(', ').map((flag) => `--${flag}`).join(' and ');
+    const hints = rest.map((hint) => hint.replace(/\.$/, ''));
+    return `missing ${flags}${hints.length ? `: ${hints.join('; ')}` : ''}.`;
+  }
+  return [first, ...rest].join(' ');
 }
 
 async function main(): Promise<void> {
@@ -50,7 +64,7 @@ async function main(): Promise<void> {
       // yargs' own complaints (unknown flag, missing value) and our flag parsers' errors,
       // which yargs re-wraps, are usage mistakes; anything else is passed on as it is.
       if (error instanceof UserError || error instanceof RunFailure) throw error;
-      if (!error || error.name === 'YError') throw new UserError(message ?? error?.message);
+      if (!error || error.name === 'YError') throw new UserError(oneSentence(message ?? error?.message ?? 'bad command line'));
       throw error;
     })
     .help()

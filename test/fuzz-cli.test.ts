@@ -438,17 +438,15 @@ describe('fuzz: command line', () => {
     expect(results.some((r) => r.status === 1)).toBe(true);
   }, Math.max(300_000, CASES * 3_000));
 
-  // Known violations outside the readers (src/cli.ts): yargs joins the messages of missing
-  // required flags with newlines, so these print two or three lines. Remove `.fails` once fixed.
-  it.fails('names a missing required flag in one line (known: yargs adds the demandOption text on a second line)', async () => {
+  // yargs joins the messages of missing required flags with newlines; src/cli.ts makes them one sentence.
+  it('names a missing required flag in one line', async () => {
     const results = await runAll([['resume'], ['import'], ['import', '--from-dat', fx.dat], ['import', '--out', join(fx.root, 'x.safetensors')]]);
     expect(report(results)).toEqual([]);
   }, 60_000);
 
-  // Known (the command modules): yargs-parser gives a flag written without its value the
-  // flag's default, so `--epochs` alone trains the default 5 epochs instead of asking for a
-  // number (flags without a default, such as --data, do say "needs a value").
-  it.fails('asks for the value of a flag that has a default when it is given bare (known: the default is used)', async () => {
+  // yargs-parser would give a bare flag its default (`--epochs` alone training the default
+  // number of epochs); every value flag is declared requiresArg, so it asks instead.
+  it('asks for the value of a flag that has a default when it is given bare', async () => {
     const [r] = await runAll([['train', '--data', fx.data, '--out', resolve('@fresh'), '--threads', '1', '--epochs']]);
     expect(r.status).toBe(1);
     expect(r.stderr).toBe('nnfs: --epochs needs a value.\n');

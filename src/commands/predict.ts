@@ -18,6 +18,7 @@ import { dataOption, jsonOption, path } from './flags.js';
 
 export const checkpointOption = {
   type: 'string',
+  requiresArg: true,
   describe: 'checkpoint file (or a run folder: its last.safetensors)',
   defaultDescription: 'the shipped checkpoints/pretrained.safetensors',
   coerce: path('checkpoint'),
@@ -64,8 +65,8 @@ export const describe = 'show a test digit (or a PNG of your own) and what the m
 export function builder(yargs: Argv) {
   return yargs
     .option('checkpoint', checkpointOption)
-    .option('index', { type: 'string', describe: 'test image number, 0-9999', defaultDescription: 'a random one', coerce: wholeNumber('index') })
-    .option('image', { type: 'string', describe: 'a PNG of a hand-drawn digit (any size, either polarity)', coerce: path('image') })
+    .option('index', { type: 'string', requiresArg: true, describe: 'test image number, 0-9999', defaultDescription: 'a random one', coerce: wholeNumber('index') })
+    .option('image', { type: 'string', requiresArg: true, describe: 'a PNG of a hand-drawn digit (any size, either polarity)', coerce: path('image') })
     .option('data', dataOption)
     .option('json', jsonOption)
     .example('$0 predict', 'a random test digit, with the shipped model')

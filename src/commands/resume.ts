@@ -19,15 +19,15 @@ const FIXED_BY_CHECKPOINT = ['hidden', 'optimizer', 'lr', 'lr-decay', 'batch-siz
 
 export function builder(yargs: Argv) {
   let built = yargs
-    .option('checkpoint', { type: 'string', demandOption: 'name the checkpoint to continue with --checkpoint FILE.', describe: 'checkpoint file (or a run folder: its last.safetensors)', coerce: path('checkpoint') })
-    .option('epochs', { type: 'string', describe: "the run's new total number of epochs (default: the checkpoint's)", coerce: integer('epochs', 1, 1_000_000) })
+    .option('checkpoint', { type: 'string', requiresArg: true, demandOption: 'name the checkpoint to continue with --checkpoint FILE.', describe: 'checkpoint file (or a run folder: its last.safetensors)', coerce: path('checkpoint') })
+    .option('epochs', { type: 'string', requiresArg: true, describe: "the run's new total number of epochs (default: the checkpoint's)", coerce: integer('epochs', 1, 1_000_000) })
     .option('threads', threadsOption)
     .option('data', dataOption)
-    .option('save-every-steps', { type: 'string', describe: 'also save a checkpoint every N steps within an epoch (0: epoch ends only)', default: '0', coerce: integer('save-every-steps', 0, 1_000_000_000) })
-    .option('keep', { type: 'string', describe: 'keep only the newest N numbered checkpoints (0: all)', default: '0', coerce: integer('keep', 0, 1_000_000) })
+    .option('save-every-steps', { type: 'string', requiresArg: true, describe: 'also save a checkpoint every N steps within an epoch (0: epoch ends only)', default: '0', coerce: integer('save-every-steps', 0, 1_000_000_000) })
+    .option('keep', { type: 'string', requiresArg: true, describe: 'keep only the newest N numbered checkpoints (0: all)', default: '0', coerce: integer('keep', 0, 1_000_000) })
     .option('json', jsonOption);
   for (const flag of FIXED_BY_CHECKPOINT) {
-    built = built.option(flag, { type: 'string', hidden: true, coerce: () => {
+    built = built.option(flag, { type: 'string', requiresArg: true, hidden: true, coerce: () => {
       throw new UserError(`--${flag} cannot be changed on resume: the checkpoint fixes it; start a new run with \`nnfs train\` instead.`);
     } });
   }

@@ -4,7 +4,7 @@ import type { Argv } from 'yargs';
 import { DEFAULTS, validateConfig, type InitName, type OptimizerName, type TrainConfig } from '../config.js';
 import { loadMnist } from '../data/mnist.js';
 import type { KernelName } from '../model/kernels.js';
-import { choice, dataOption, integer, integerList, jsonOption, path, positive, threadsOption } from './flags.js';
+import { choice, dataOption, fraction, integer, integerList, jsonOption, path, positive, threadsOption } from './flags.js';
 import { newRunFolder, runTraining } from './training-run.js';
 
 export const command = 'train';
@@ -13,21 +13,21 @@ export const describe = 'train a network on MNIST with every core, saving checkp
 export function builder(yargs: Argv) {
   return yargs
     .option('threads', threadsOption)
-    .option('epochs', { type: 'string', describe: 'epochs to train', default: String(DEFAULTS.epochs), coerce: integer('epochs', 1, 1_000_000) })
-    .option('batch-size', { type: 'string', describe: 'samples per optimiser step', default: String(DEFAULTS.batchSize), coerce: integer('batch-size', 1, 1_000_000) })
-    .option('lr', { type: 'string', describe: 'learning rate (of the first epoch)', default: String(DEFAULTS.lr), coerce: positive('lr') })
-    .option('lr-decay', { type: 'string', describe: 'multiply the learning rate by this after every epoch (1: constant)', default: String(DEFAULTS.lrDecay), coerce: positive('lr-decay') })
-    .option('optimizer', { type: 'string', describe: 'sgd | momentum | adam', default: DEFAULTS.optimizer, coerce: choice<OptimizerName>('optimizer', ['sgd', 'momentum', 'adam']) })
-    .option('hidden', { type: 'string', describe: 'hidden layer widths, e.g. 16 or 128,64', default: DEFAULTS.hidden.join(','), coerce: integerList('hidden', 1, 100_000) })
-    .option('init', { type: 'string', describe: "he (N(0, 2/fan_in)) or randn (the original's N(0, 1))", default: DEFAULTS.init, coerce: choice<InitName>('init', ['he', 'randn']) })
-    .option('momentum', { type: 'string', describe: 'momentum coefficient (--optimizer momentum)', default: String(DEFAULTS.momentum), coerce: positive('momentum') })
-    .option('seed', { type: 'string', describe: 'seed for initialisation and shuffling', default: String(DEFAULTS.seed), coerce: integer('seed', 0, 0xffffffff) })
-    .option('microbatch', { type: 'string', describe: 'samples per gradient slot (fixes the summation order)', default: String(DEFAULTS.microbatch), coerce: integer('microbatch', 1, 1_000_000) })
-    .option('kernel', { type: 'string', describe: 'wasm (WebAssembly SIMD), sparse (JS, nonzero pixels only) or dense (JS, the reference)', default: 'wasm', coerce: choice<KernelName>('kernel', ['wasm', 'sparse', 'dense']) })
+    .option('epochs', { type: 'string', requiresArg: true, describe: 'epochs to train', default: String(DEFAULTS.epochs), coerce: integer('epochs', 1, 1_000_000) })
+    .option('batch-size', { type: 'string', requiresArg: true, describe: 'samples per optimiser step', default: String(DEFAULTS.batchSize), coerce: integer('batch-size', 1, 1_000_000) })
+    .option('lr', { type: 'string', requiresArg: true, describe: 'learning rate (of the first epoch)', default: String(DEFAULTS.lr), coerce: positive('lr') })
+    .option('lr-decay', { type: 'string', requiresArg: true, describe: 'multiply the learning rate by this after every epoch (1: constant)', default: String(DEFAULTS.lrDecay), coerce: positive('lr-decay') })
+    .option('optimizer', { type: 'string', requiresArg: true, describe: 'sgd | momentum | adam', default: DEFAULTS.optimizer, coerce: choice<OptimizerName>('optimizer', ['sgd', 'momentum', 'adam']) })
+    .option('hidden', { type: 'string', requiresArg: true, describe: 'hidden layer widths, e.g. 16 or 128,64', default: DEFAULTS.hidden.join(','), coerce: integerList('hidden', 1, 100_000) })
+    .option('init', { type: 'string', requiresArg: true, describe: "he (N(0, 2/fan_in)) or randn (the original's N(0, 1))", default: DEFAULTS.init, coerce: choice<InitName>('init', ['he', 'randn']) })
+    .option('momentum', { type: 'string', requiresArg: true, describe: 'momentum coefficient (--optimizer momentum)', default: String(DEFAULTS.momentum), coerce: fraction('momentum') })
+    .option('seed', { type: 'string', requiresArg: true, describe: 'seed for initialisation and shuffling', default: String(DEFAULTS.seed), coerce: integer('seed', 0, 0xffffffff) })
+    .option('microbatch', { type: 'string', requiresArg: true, describe: 'samples per gradient slot (fixes the summation order)', default: String(DEFAULTS.microbatch), coerce: integer('microbatch', 1, 1_000_000) })
+    .option('kernel', { type: 'string', requiresArg: true, describe: 'wasm (WebAssembly SIMD), sparse (JS, nonzero pixels only) or dense (JS, the reference)', default: 'wasm', coerce: choice<KernelName>('kernel', ['wasm', 'sparse', 'dense']) })
     .option('data', dataOption)
-    .option('out', { type: 'string', describe: 'run folder for checkpoints and metrics.jsonl', defaultDescription: 'checkpoints/run-<time>', coerce: path('out') })
-    .option('save-every-steps', { type: 'string', describe: 'also save a checkpoint every N steps within an epoch (0: epoch ends only)', default: '0', coerce: integer('save-every-steps', 0, 1_000_000_000) })
-    .option('keep', { type: 'string', describe: 'keep only the newest N numbered checkpoints (0: all)', default: '0', coerce: integer('keep', 0, 1_000_000) })
+    .option('out', { type: 'string', requiresArg: true, describe: 'run folder for checkpoints and metrics.jsonl', defaultDescription: 'checkpoints/run-<time>', coerce: path('out') })
+    .option('save-every-steps', { type: 'string', requiresArg: true, describe: 'also save a checkpoint every N steps within an epoch (0: epoch ends only)', default: '0', coerce: integer('save-every-steps', 0, 1_000_000_000) })
+    .option('keep', { type: 'string', requiresArg: true, describe: 'keep only the newest N numbered checkpoints (0: all)', default: '0', coerce: integer('keep', 0, 1_000_000) })
     .option('json', jsonOption)
     .example('$0 train', 'the default recipe on every core')
     .example('$0 train --optimizer sgd --lr 0.01 --batch-size 1 --init randn --epochs 200', "the original project's recipe")
