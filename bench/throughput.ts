@@ -47,7 +47,9 @@ export async function measureThroughput(o: ThroughputOptions): Promise<Throughpu
       taken += stepsPerWindow;
       return seconds;
     };
-    await window(); // warm-up: workers start, code gets optimised
+    // Warm-up: one epoch's worth, so every worker's code is optimised (each thread has its
+    // own JIT) before the timed windows; a real run spends nearly all its time in this state.
+    for (let warmed = 0; warmed < o.data.train.count; warmed += stepsPerWindow * o.config.batchSize) await window();
     const seconds: number[] = [];
     for (let w = 0; w < o.windows; w++) seconds.push(await window());
     const windows = seconds.map((s) => (stepsPerWindow * o.config.batchSize) / s);

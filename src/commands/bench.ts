@@ -3,7 +3,7 @@
 
 import type { Argv } from 'yargs';
 import { UserError } from '../errors.js';
-import { MAX_THREADS, integerList, jsonOption } from './flags.js';
+import { MAX_THREADS, dataOption, integerList, jsonOption } from './flags.js';
 
 export const command = 'bench';
 export const describe = 'measure training speed, scaling, kernels, time to accuracy and memory on this machine';
@@ -11,17 +11,18 @@ export const describe = 'measure training speed, scaling, kernels, time to accur
 export function builder(yargs: Argv) {
   return yargs
     .option('threads', { type: 'string', requiresArg: true, describe: 'thread counts to measure, comma-separated', default: '1,2,4,8', coerce: integerList('threads', 1, MAX_THREADS) })
+    .option('data', dataOption)
     .option('quick', { type: 'boolean', default: false, describe: 'fewer and shorter measurements (under 20 s)' })
     .option('json', jsonOption)
     .example('$0 bench', 'the full set (under two minutes)')
     .example('$0 bench --threads 1,2,4,8,16 --json', 'machine-readable, on a bigger machine');
 }
 
-export async function handler(args: { threads: number[]; quick: boolean; json: boolean }): Promise<void> {
+export async function handler(args: { threads: number[]; quick: boolean; json: boolean; data?: string }): Promise<void> {
   if (new Set(args.threads).size !== args.threads.length) throw new UserError('--threads lists a thread count twice.');
   // Loaded only here: benchmark.js and the child-process helpers are not needed by other commands.
   const { runBench } = await import('../../bench/runner.js');
   const { textPrinter } = await import('../../bench/format.js');
   const print = args.json ? (r: object) => process.stdout.write(JSON.stringify(r) + '\n') : textPrinter((s) => process.stdout.write(s));
-  for await (const record of runBench({ threads: args.threads, quick: args.quick })) print(record);
+  for await (const record of runBench({ threads: args.threads, quick: args.quick, data: args.data })) print(record);
 }

@@ -85,10 +85,8 @@ export class Coordinator {
       // Every worker that builds a context (training or evaluating) claims one region, and
       // the pool has exactly `threads` workers.
       scratch: sharedFloat32(kernel === 'wasm' ? threads * wasmScratchFloats(spec) : 0),
-      // Spinning only pays when every thread has a core of its own; otherwise it steals
-      // the core from the thread that holds the work.
-      spin: threads <= cores ? SPIN_ITERATIONS : 0,
-      wake: Math.min(threads, cores) - 1,
+      participants: Math.min(threads, cores),
+      spin: SPIN_ITERATIONS,
     };
     this.pool = options.pool ?? createPool(threads);
   }
@@ -106,10 +104,15 @@ export class Coordinator {
     Atomics.store(c, Control.STEP_END, to);
     Atomics.store(c, Control.T_BASE, stepsBeforeEpoch);
     Atomics.store(c, Control.EPOCH, epoch);
+    Atomics.store(c, Control.OPEN_TO_ALL, 0);
     Atomics.store(c, Control.TICKET, PHASE_A << PHASE_SHIFT);
     Atomics.add(c, Control.SEQ, 1);
-    const tasks = Array.from({ length: this.threads }, () => this.pool.run({ kind: 'train', run: this.run }));
-    await this.settle(tasks);
+    for (;;) {
+      await this.settle(Array.from({ length: this.threads }, () => this.pool.run({ kind: 'train', run: this.run })));
+      if (Atomics.load(c, Control.FAILED) !== Failure.NONE || Atomics.load(c, Control.STEP) >= Atomics.load(c, Control.STEP_END)) break;
+      // Every task went to a thread without a training seat (the pool chose so): let anyone train.
+      Atomics.store(c, Control.OPEN_TO_ALL, 1);
+    }
     if (Atomics.load(c, Control.FAILED) === Failure.DIVERGED) {
       const step = Atomics.load(c, Control.FAILED_STEP);
       throw new RunFailure(

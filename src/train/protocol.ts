@@ -33,10 +33,16 @@ export interface SharedRun {
    * the JS kernels, which keep their scratch in plain arrays).
    */
   scratch: Float32Array;
-  /** Spin iterations on the step counter before sleeping (0 when threads outnumber cores). */
+  /**
+   * How many threads take part in a training segment: min(threads, cores). More threads
+   * than cores can only take turns on them, and each turn costs a sleep and a wake-up, so
+   * the threads with the first `participants` seats do the steps and the others return at
+   * once (every thread still takes part in evaluation). Which threads they are does not
+   * change the results: those are the same for any number of them.
+   */
+  participants: number;
+  /** Spin iterations on SEQ before sleeping: participants each have a core, so a short spin pays. */
   spin: number;
-  /** How many threads to wake when new work appears (the rest sleep: they would only compete for cores). */
-  wake: number;
 }
 
 /** Int32 slots per 64-byte cache line: fields written by different threads sit on lines of their own. */
@@ -70,6 +76,10 @@ export const Control = {
   SCRATCH_CLAIM: 3 * LINE + 6,
   /** The epoch (0-based) being trained: it sets the learning rate. */
   EPOCH: 3 * LINE + 7,
+  /** Seats claimed so far (Atomics.add), one per thread per run: seats below run.participants train. */
+  SEATS: 3 * LINE + 8,
+  /** Set by the coordinator when no seated thread took part in a segment: then every thread may. */
+  OPEN_TO_ALL: 3 * LINE + 9,
   LENGTH: 4 * LINE,
 } as const;
 

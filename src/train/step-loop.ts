@@ -53,6 +53,8 @@ interface ThreadContext {
   update: (a: UpdateArgs) => void;
   slots: Float32Array[];
   geometry: StepGeometry;
+  /** This thread's place in the run, claimed once: seats below run.participants do the training steps. */
+  seat: number;
 }
 
 let context: ThreadContext | undefined;
@@ -64,7 +66,8 @@ export function threadContext(run: SharedRun): ThreadContext {
     const paramCount = spec.paramCount;
     const slotCount = run.grads.length / paramCount;
     const slots = Array.from({ length: slotCount }, (_, i) => run.grads.subarray(i * paramCount, (i + 1) * paramCount));
-    context = { runId: run.runId, ...buildKernel(run, spec), slots, geometry: stepGeometry(run.config, run.train.count) };
+    const seat = Atomics.add(run.control, Control.SEATS, 1);
+    context = { runId: run.runId, ...buildKernel(run, spec), slots, geometry: stepGeometry(run.config, run.train.count), seat };
   }
   return context;
 }
@@ -85,7 +88,10 @@ function buildKernel(run: SharedRun, spec: ModelSpec): Pick<ThreadContext, 'kern
 
 /** Takes part in the current segment (steps STEP..STEP_END of the epoch) until it ends. */
 export function trainSegment(run: SharedRun): void {
-  const { kernel, update, slots, geometry: g } = threadContext(run);
+  const { kernel, update, slots, geometry: g, seat } = threadContext(run);
+  // The same threads train every segment (each thread has its own JIT state and caches);
+  // the others leave, unless the coordinator opened the segment to all (see trainSteps).
+  if (seat >= run.participants && Atomics.load(run.control, Control.OPEN_TO_ALL) === 0) return;
   const { config, control, params, train, order, losses } = run;
   const chunks = Math.ceil(params.length / UPDATE_CHUNK);
   // One argument record per thread, refilled for each chunk: no allocation per step.
@@ -142,7 +148,7 @@ function openPhase(run: SharedRun, phase: number, items: number): void {
   Atomics.store(control, Control.DONE, 0);
   Atomics.store(control, Control.TICKET, phase << PHASE_SHIFT);
   Atomics.add(control, Control.SEQ, 1);
-  const wake = Math.min(items - 1, run.wake);
+  const wake = Math.min(items, run.participants) - 1;
   if (wake > 0) Atomics.notify(control, Control.SEQ, wake);
 }
 
@@ -176,7 +182,7 @@ function finishStep(run: SharedRun, g: StepGeometry, step: number): void {
   else openPhase(run, PHASE_A, microbatchesIn(g, next));
 }
 
-/** Spins briefly (only when every thread has a core), then sleeps until SEQ moves on. */
+/** Spins briefly (each participant has a core of its own), then sleeps until SEQ moves on. */
 function waitForPhaseChange(run: SharedRun, seq: number): void {
   const { control } = run;
   for (let i = 0; i < run.spin; i++) {
