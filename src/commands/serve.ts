@@ -5,10 +5,6 @@ import { relative, resolve } from 'node:path';
 import type { Argv } from 'yargs';
 import { UserError } from '../errors.js';
 import { pretrainedCheckpoint } from '../package-paths.js';
-import { pageDir } from '../web/paths.js';
-import { loadTestSplit } from '../web/samples.js';
-import { startServer } from '../web/server.js';
-import { buildSite } from '../web/site.js';
 import { dataOption, integer, path } from './flags.js';
 
 export const command = 'serve';
@@ -38,6 +34,13 @@ function shown(file: string): string {
 }
 
 export async function handler(args: ServeArgs): Promise<void> {
+  // Loaded here, not at start-up: other commands never need the web server.
+  const [{ pageDir }, { loadTestSplit }, { startServer }, { buildSite }] = await Promise.all([
+    import('../web/paths.js'),
+    import('../web/samples.js'),
+    import('../web/server.js'),
+    import('../web/site.js'),
+  ]);
   let testSet;
   try {
     testSet = loadTestSplit(args.data);

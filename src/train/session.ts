@@ -30,7 +30,7 @@ export interface EpochMetrics {
 export interface Reporter {
   epochStart(epoch: number, epochs: number, steps: number, fromStep: number): void;
   progress(step: number): void;
-  epochEnd(metrics: EpochMetrics, checkpoint: string): void;
+  epochEnd(metrics: EpochMetrics): void;
 }
 
 export interface SessionOptions {
@@ -112,6 +112,7 @@ export class Session {
           position.globalStep += reached - position.step;
           position.step = reached;
           if (this.stopRequested || (reached < steps && reached === target)) {
+            await this.flushSave();
             checkpoint = await this.save(position);
             if (this.stopRequested) return { status: 'interrupted', checkpoint, position, metrics };
           }
@@ -128,14 +129,19 @@ export class Session {
         };
         await appendFile(join(outDir, METRICS_FILE), JSON.stringify(line) + '\n');
         Object.assign(position, { epoch: position.epoch + 1, step: 0, partialLossSum: 0, partialSamples: 0 });
-        checkpoint = await this.save(position);
+        // Report first: the result is known now, and saving (hashing, fsync) takes a while.
         metrics.push(line);
-        reporter.epochEnd(line, checkpoint);
-        if (this.stopRequested) return { status: 'interrupted', checkpoint, position, metrics };
+        reporter.epochEnd(line);
+        checkpoint = (await this.flushSave()) ?? checkpoint;
+        // The next epoch trains while this checkpoint is written (save() snapshots the weights first).
+        this.pendingSave = this.save(position);
+        this.pendingSave.catch(() => undefined); // awaited (and its error raised) by flushSave
+        if (this.stopRequested) return { status: 'interrupted', checkpoint: await this.flushSave(), position, metrics };
       }
-      return { status: 'finished', checkpoint, position, metrics };
+      return { status: 'finished', checkpoint: (await this.flushSave()) ?? checkpoint, position, metrics };
     } finally {
       clearInterval(timer);
+      await this.pendingSave?.catch(() => undefined);
     }
   }
 
@@ -150,6 +156,16 @@ export class Session {
       for (let i = 0; i < items; i++) position.partialLossSum += run.losses[s * perStep + i];
       position.partialSamples += end - first;
     }
+  }
+
+  /** The checkpoint being written while the next epoch trains, if any. */
+  private pendingSave?: Promise<string>;
+
+  /** Waits for the pending save (one at a time, in order) and returns its file. */
+  private async flushSave(): Promise<string | undefined> {
+    const pending = this.pendingSave;
+    this.pendingSave = undefined;
+    return pending ? await pending : undefined;
   }
 
   private async save(position: RunPosition): Promise<string> {
