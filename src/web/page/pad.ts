@@ -12,6 +12,8 @@ interface Point {
 }
 
 const PAPER = '#ffffff';
+/** Smaller than this, the pad is not laid out yet (MNIST's own images are 28 pixels). */
+const MIN_PAD_PIXELS = 28;
 const INK = '#111827';
 
 export class Pad {
@@ -60,7 +62,10 @@ export class Pad {
   /** Matches the backing store to the displayed size; true if it changed (and so was redrawn). */
   private fitBackingStore(): boolean {
     const ratio = Math.min(MAX_PIXEL_RATIO, Math.max(1, window.devicePixelRatio || 1));
-    const side = Math.max(1, Math.round(this.canvas.clientWidth * ratio));
+    // Mid-layout (a window being resized, a page being captured) the pad can briefly measure a
+    // few pixels; a drawing squeezed into those would read as a solid block, so wait for a real size.
+    if (this.canvas.clientWidth < MIN_PAD_PIXELS) return false;
+    const side = Math.round(this.canvas.clientWidth * ratio);
     if (this.canvas.width === side && this.canvas.height === side) return false;
     this.canvas.width = side;
     this.canvas.height = side;
