@@ -315,8 +315,8 @@ describe('damaged or foreign files', () => {
 describe('store', () => {
   it('names checkpoints by epoch and step and parses the names back', () => {
     expect(checkpointName(3, 0)).toBe('epoch-0003.safetensors');
-    expect(checkpointName(3, 120)).toBe('epoch-0003-step-000120.safetensors');
-    expect(parseCheckpointName('epoch-0003-step-000120.safetensors')).toEqual({ epoch: 3, step: 120 });
+    expect(checkpointName(3, 120)).toBe('epoch-0004-step-000120.safetensors');
+    expect(parseCheckpointName('epoch-0004-step-000120.safetensors')).toEqual({ epoch: 3, step: 120 });
     expect(parseCheckpointName('epoch-12345.safetensors')).toEqual({ epoch: 12345, step: 0 });
     expect(parseCheckpointName(LAST_NAME)).toBeNull();
   });
@@ -343,8 +343,9 @@ describe('store', () => {
     for (const [epoch, step] of order) await saveCheckpoint(dir, checkpointName(epoch, step), c);
     await fs.writeFile(path.join(dir, 'notes.txt'), 'mine');
     const removed = await pruneCheckpoints(dir, 2);
-    expect(removed.map((p) => path.basename(p))).toEqual(['epoch-0001.safetensors', 'epoch-0001-step-000120.safetensors', 'epoch-0002.safetensors']);
-    expect((await fs.readdir(dir)).sort()).toEqual(['epoch-0002-step-000030.safetensors', 'epoch-0010.safetensors', LAST_NAME, 'notes.txt'].sort());
+    // Oldest first by position: end of epoch 1, 120 steps into epoch 2, end of epoch 2.
+    expect(removed.map((p) => path.basename(p))).toEqual(['epoch-0001.safetensors', 'epoch-0002-step-000120.safetensors', 'epoch-0002.safetensors']);
+    expect((await fs.readdir(dir)).sort()).toEqual(['epoch-0003-step-000030.safetensors', 'epoch-0010.safetensors', LAST_NAME, 'notes.txt'].sort());
     await pruneCheckpoints(dir, 0);
     expect((await fs.readdir(dir)).sort()).toEqual([LAST_NAME, 'notes.txt']);
     // last.safetensors is a link to a pruned file's content, and still whole.

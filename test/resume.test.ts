@@ -48,7 +48,7 @@ describe('exact resume', () => {
     const whole = await session({ config, threads: 2, outDir: straight });
     const mid = tempDir();
     await session({ config, threads: 2, outDir: mid, saveEverySteps: 10 });
-    const checkpoint = join(mid, 'epoch-0001-step-000020.safetensors');
+    const checkpoint = join(mid, 'epoch-0002-step-000020.safetensors');
     expect((await loadCheckpoint(checkpoint)).position).toMatchObject({ epoch: 1, step: 20 });
     const again = tempDir();
     const rest = await session({ config, threads: 3, outDir: again, resumeFrom: checkpoint });

@@ -18,17 +18,23 @@ export interface CheckpointFile {
   step: number;
 }
 
-/** `epoch-0003.safetensors` at an epoch boundary (step 0), `epoch-0003-step-000120.safetensors` mid-epoch. */
+/**
+ * The file name of a checkpoint taken after `epoch` completed epochs and `step` more steps,
+ * in the words a user reads in the progress lines: `epoch-0003.safetensors` at the end of
+ * epoch 3, `epoch-0004-step-000120.safetensors` 120 steps into epoch 4.
+ */
 export function checkpointName(epoch: number, step: number): string {
-  const base = `epoch-${String(epoch).padStart(4, '0')}`;
-  return step === 0 ? `${base}.safetensors` : `${base}-step-${String(step).padStart(6, '0')}.safetensors`;
+  const pad = (n: number, width: number) => String(n).padStart(width, '0');
+  return step === 0 ? `epoch-${pad(epoch, 4)}.safetensors` : `epoch-${pad(epoch + 1, 4)}-step-${pad(step, 6)}.safetensors`;
 }
 
-/** The (epoch, step) a numbered checkpoint's name encodes, or null for any other name. */
+/** The position (completed epochs, steps into the next) a numbered checkpoint's name encodes, or null for any other name. */
 export function parseCheckpointName(name: string): { epoch: number; step: number } | null {
   const match = NUMBERED.exec(name);
   if (!match) return null;
-  return { epoch: Number(match[1]), step: match[2] === undefined ? 0 : Number(match[2]) };
+  if (match[2] === undefined) return { epoch: Number(match[1]), step: 0 };
+  const inEpoch = Number(match[1]);
+  return inEpoch === 0 ? null : { epoch: inEpoch - 1, step: Number(match[2]) };
 }
 
 /** A short human reason for a file-system error, without Node's code and syscall noise. */
