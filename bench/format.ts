@@ -5,7 +5,7 @@ import type { BenchRecord } from './runner.js';
 const HEADINGS: Record<string, string> = {
   machine: 'machine',
   throughput: 'training throughput (median of timed windows after a warm-up)',
-  sync: 'synchronisation: a step of 64 samples with no arithmetic',
+  sync: 'synchronisation: a step of 64 samples with no arithmetic (claiming protocol; a pool task per thread per step instead)',
   'original-recipe': "the original recipe (batch 1, SGD, lr 0.01) on one thread",
   kernel: 'kernels on one thread, microbatches of 16 real MNIST images (dense-equivalent GFLOP/s)',
   'time-to-accuracy': 'default recipe from a cold start of `nnfs train` (wall time since the process started)',
@@ -21,7 +21,7 @@ function line(r: BenchRecord): string {
     case 'throughput':
       return `  ${String(r.recipe).padEnd(26)} threads ${String(r.threads).padStart(2)}  ${int(r.samplesPerSecond).padStart(10)} samples/s  x${Number(r.speedup).toFixed(2)}  efficiency ${(Number(r.efficiency) * 100).toFixed(0).padStart(3)}%  ${Number(r.microsecondsPerStep).toFixed(1)} µs/step`;
     case 'sync':
-      return `  threads ${String(r.threads).padStart(2)}  ${Number(r.microsecondsPerEmptyStep).toFixed(2)} µs per step`;
+      return `  threads ${String(r.threads).padStart(2)}  ${Number(r.microsecondsPerEmptyStep).toFixed(2).padStart(6)} µs per step   (pool task per step: ${Number(r.microsecondsPerDispatchedStep).toFixed(0)} µs)`;
     case 'original-recipe':
       return `  ${Number(r.secondsPerEpoch).toFixed(3)} s per epoch of 60,000 (${int(r.samplesPerSecond)} samples/s)`;
     case 'kernel':

@@ -3,6 +3,8 @@
 
 import { DEFAULTS, type TrainConfig } from '../src/config.js';
 import type { Mnist } from '../src/data/mnist.js';
+import { modelSpec } from '../src/model/spec.js';
+import { Coordinator } from '../src/train/coordinator.js';
 import { measureThroughput } from './throughput.js';
 
 export interface Recipe {
@@ -43,15 +45,26 @@ export async function measureScaling(data: Mnist, threadCounts: number[], window
 
 export interface SyncRow {
   threads: number;
-  /** Microseconds per step of 64 samples (4 microbatches) when the kernel does nothing. */
+  /** Microseconds per step of 64 samples (4 microbatches) when the kernel does nothing: the claiming protocol nnfs uses. */
   microsecondsPerEmptyStep: number;
+  /** The other design: one pool task per thread per step, empty. */
+  microsecondsPerDispatchedStep: number;
 }
 
 export async function measureSync(data: Mnist, threadCounts: number[], windows: number): Promise<SyncRow[]> {
   const rows: SyncRow[] = [];
   for (const threads of threadCounts) {
-    const r = await measureThroughput({ config: { ...DEFAULTS, batchSize: 64 }, data, threads, kernel: 'none', windowSamples: 30_000, windows });
-    rows.push({ threads, microsecondsPerEmptyStep: r.microsecondsPerStep });
+    const config = { ...DEFAULTS, batchSize: 64 };
+    const r = await measureThroughput({ config, data, threads, kernel: 'none', windowSamples: 30_000, windows });
+    const spec = modelSpec([data.train.inputSize, ...config.hidden, data.train.classes]);
+    const coordinator = new Coordinator(spec, config, data, threads, { kernel: 'none' });
+    try {
+      await coordinator.measureDispatchPerStep(200); // warm-up
+      const perStep = await coordinator.measureDispatchPerStep(1000);
+      rows.push({ threads, microsecondsPerEmptyStep: r.microsecondsPerStep, microsecondsPerDispatchedStep: perStep });
+    } finally {
+      await coordinator.close();
+    }
   }
   return rows;
 }

@@ -11,6 +11,7 @@ wasmModule('kernel');
 wasmModule('update');
 
 export default function handle(task: WorkerTask): EvaluateResult | null {
+  if (task.kind === 'noop') return null;
   if (task.kind === 'train') {
     trainSegment(task.run);
     return null;

@@ -133,6 +133,16 @@ export class Coordinator {
     return Atomics.load(this.run.control, Control.STEP);
   }
 
+  /**
+   * What a step would cost if each one were dispatched through the pool (one task per
+   * thread per step, the design nnfs does not use): microseconds per round of empty tasks.
+   */
+  async measureDispatchPerStep(rounds: number): Promise<number> {
+    const started = performance.now();
+    for (let r = 0; r < rounds; r++) await Promise.all(Array.from({ length: this.threads }, () => this.pool.run({ kind: 'noop' })));
+    return ((performance.now() - started) * 1000) / rounds;
+  }
+
   /** Mean loss and accuracy over a whole split, computed in parallel in fixed pieces. */
   async evaluate(split: 'train' | 'test' = 'test'): Promise<Evaluation> {
     const count = this.run[split].count;

@@ -97,7 +97,9 @@ export const UPDATE_CHUNK = 1024;
 
 export type WorkerTask =
   | { kind: 'train'; run: SharedRun }
-  | { kind: 'evaluate'; run: SharedRun; split: 'train' | 'test'; from: number; to: number };
+  | { kind: 'evaluate'; run: SharedRun; split: 'train' | 'test'; from: number; to: number }
+  /** Does nothing: `nnfs bench` times a round trip through the pool with it. */
+  | { kind: 'noop' };
 
 /** Result of an 'evaluate' task: summed loss and correct predictions over its range. */
 export interface EvaluateResult {
