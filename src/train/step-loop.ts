@@ -21,6 +21,12 @@
 //    (Atomics.wait returns at once when the value differs).
 //  - The mover itself keeps claiming, so work proceeds even when it wakes nobody;
 //    sleepers use a timeout and re-check FAILED, so a dead worker cannot hang the rest.
+//  - Only threads with a seat below run.participants train. Any one of them can finish a
+//    segment alone, so absent seat-holders slow it down but cannot stall it; and if no
+//    seat-holder got a task at all, the coordinator sees the segment unfinished and runs
+//    it again open to every thread (Control.OPEN_TO_ALL).
+//  - The original recipe's loop (runFusedSegment) runs on the one thread holding the
+//    segment's only first-phase ticket; the others can claim nothing and wait for it.
 
 import { createKernel, NULL_KERNEL, type Kernel } from '../model/kernels.js';
 import { modelSpec, type ModelSpec } from '../model/spec.js';
