@@ -5,6 +5,8 @@ import { UserError } from './errors.js';
 
 export type OptimizerName = 'sgd' | 'momentum' | 'adam';
 export type InitName = 'he' | 'randn';
+/** The training kernels: they agree to within rounding, not bit for bit, so a run keeps its kernel. */
+export type TrainKernel = 'wasm' | 'sparse' | 'dense';
 
 export interface TrainConfig {
   /** Hidden layer widths; input size and class count come from the data. */
@@ -33,6 +35,8 @@ export interface TrainConfig {
    * gradients are summed in a fixed order, so results do not depend on the thread count.
    */
   microbatch: number;
+  /** 'wasm' (WebAssembly SIMD), 'sparse' (JS over nonzero pixels) or 'dense' (the JS reference). */
+  kernel: TrainKernel;
 }
 
 /** Defaults chosen by measurement (see README, "Choosing the default recipe"). */
@@ -50,6 +54,7 @@ export const DEFAULTS: TrainConfig = {
   beta2: 0.999,
   eps: 1e-8,
   microbatch: 16,
+  kernel: 'wasm',
 };
 
 /** The original project's recipe, reproducible as flags. */
@@ -63,6 +68,7 @@ export const ORIGINAL_RECIPE: Partial<TrainConfig> = {
 
 const OPTIMIZERS: readonly OptimizerName[] = ['sgd', 'momentum', 'adam'];
 const INITS: readonly InitName[] = ['he', 'randn'];
+const KERNELS: readonly TrainKernel[] = ['wasm', 'sparse', 'dense'];
 
 function positiveInteger(name: string, value: number, max = 1e9): void {
   if (!Number.isInteger(value) || value < 1 || value > max) {
@@ -83,6 +89,7 @@ export function validateConfig(config: TrainConfig): TrainConfig {
   if (!OPTIMIZERS.includes(config.optimizer)) {
     throw new UserError(`--optimizer must be one of ${OPTIMIZERS.join(', ')}, got ${String(config.optimizer)}.`);
   }
+  if (!KERNELS.includes(config.kernel)) throw new UserError(`--kernel must be one of ${KERNELS.join(', ')}, got ${String(config.kernel)}.`);
   if (!INITS.includes(config.init)) throw new UserError(`--init must be one of ${INITS.join(', ')}, got ${String(config.init)}.`);
   positiveNumber('lr', config.lr);
   if (!Number.isFinite(config.lrDecay) || config.lrDecay <= 0 || config.lrDecay > 1) {

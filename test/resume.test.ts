@@ -2,7 +2,7 @@
 // thread count; Ctrl-C saves and says how to continue; SIGKILL at any moment leaves
 // only whole checkpoints.
 
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { appendFileSync, existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadCheckpoint } from '../src/checkpoint/store.js';
@@ -54,6 +54,30 @@ describe('exact resume', () => {
     const rest = await session({ config, threads: 3, outDir: again, resumeFrom: checkpoint });
     expect(readFileSync(join(again, 'last.safetensors')).equals(readFileSync(join(straight, 'last.safetensors')))).toBe(true);
     expect(rest.metrics.map(deterministic)).toEqual(whole.metrics.slice(1).map(deterministic));
+  }, 60_000);
+});
+
+describe('what resume keeps', () => {
+  it('a run trained with another kernel goes on with that kernel, exactly', async () => {
+    const sparse: TrainConfig = { ...config, kernel: 'sparse', epochs: 2 };
+    const straight = tempDir();
+    await session({ config: sparse, threads: 2, outDir: straight });
+    const split = tempDir();
+    await session({ config: { ...sparse, epochs: 1 }, threads: 2, outDir: split });
+    const resumed = await loadCheckpoint(join(split, 'last.safetensors'));
+    expect(resumed.config.kernel).toBe('sparse');
+    await session({ config: { ...resumed.config, epochs: 2 }, threads: 1, outDir: split, resumeFrom: join(split, 'last.safetensors') });
+    expect(readFileSync(join(split, 'last.safetensors')).equals(readFileSync(join(straight, 'last.safetensors')))).toBe(true);
+  }, 60_000);
+
+  it('a metrics line cut short by a crash is dropped on resume, not fatal', async () => {
+    const out = tempDir();
+    await session({ config: { ...config, epochs: 1 }, threads: 2, outDir: out });
+    appendFileSync(join(out, 'metrics.jsonl'), '{"epoch":2,"trainLo');
+    const rest = await session({ config: { ...config, epochs: 2 }, threads: 2, outDir: out, resumeFrom: join(out, 'last.safetensors') });
+    expect(rest.metrics.map((m) => m.epoch)).toEqual([2]);
+    const lines = readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as EpochMetrics);
+    expect(lines.map((m) => m.epoch)).toEqual([1, 2]);
   }, 60_000);
 });
 

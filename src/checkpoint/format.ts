@@ -56,7 +56,8 @@ export function encodeCheckpoint(c: Checkpoint): Uint8Array {
     format: FORMAT_NAME,
     format_version: String(FORMAT_VERSION),
     sizes: JSON.stringify(c.sizes),
-    config: JSON.stringify(c.config),
+    // Keys sorted, so the same config always gives the same bytes (a resumed run's checkpoints equal the uninterrupted run's).
+    config: JSON.stringify(Object.fromEntries(Object.entries(c.config).sort(([a], [b]) => (a < b ? -1 : 1)))),
     epoch: String(p.epoch),
     step: String(p.step),
     global_step: String(p.globalStep),
@@ -131,6 +132,7 @@ const CONFIG_FIELDS: Record<keyof TrainConfig, 'number' | 'string' | 'number[]'>
   optimizer: 'string',
   lr: 'number',
   lrDecay: 'number',
+  kernel: 'string',
   batchSize: 'number',
   epochs: 'number',
   seed: 'number',

@@ -8,14 +8,14 @@ import { validateConfig } from '../config.js';
 import { UserError } from '../errors.js';
 import { loadMnist } from '../data/mnist.js';
 import { optimizerStateNames } from '../train/optimizer.js';
-import { dataOption, integer, jsonOption, path, threadsOption } from './flags.js';
+import { dataOption, integer, jsonOption, keepOption, path, saveEveryStepsOption, threadsOption } from './flags.js';
 import { runTraining } from './training-run.js';
 
 export const command = 'resume';
 export const describe = 'continue a run from a checkpoint (model, optimiser state, data order and position come from it)';
 
 /** Flags that would contradict what the checkpoint says the run is; refused with a clear sentence. */
-const FIXED_BY_CHECKPOINT = ['hidden', 'optimizer', 'lr', 'lr-decay', 'batch-size', 'seed', 'init', 'momentum', 'microbatch'];
+const FIXED_BY_CHECKPOINT = ['hidden', 'optimizer', 'lr', 'lr-decay', 'kernel', 'batch-size', 'seed', 'init', 'momentum', 'microbatch'];
 
 export function builder(yargs: Argv) {
   let built = yargs
@@ -23,8 +23,8 @@ export function builder(yargs: Argv) {
     .option('epochs', { type: 'string', requiresArg: true, describe: "the run's new total number of epochs (default: the checkpoint's)", coerce: integer('epochs', 1, 1_000_000) })
     .option('threads', threadsOption)
     .option('data', dataOption)
-    .option('save-every-steps', { type: 'string', requiresArg: true, describe: 'also save a checkpoint every N steps within an epoch (0: epoch ends only)', default: '0', coerce: integer('save-every-steps', 0, 1_000_000_000) })
-    .option('keep', { type: 'string', requiresArg: true, describe: 'keep only the newest N numbered checkpoints (0: all)', default: '0', coerce: integer('keep', 0, 1_000_000) })
+    .option('save-every-steps', saveEveryStepsOption)
+    .option('keep', keepOption)
     .option('json', jsonOption);
   for (const flag of FIXED_BY_CHECKPOINT) {
     built = built.option(flag, { type: 'string', requiresArg: true, hidden: true, coerce: () => {

@@ -1,10 +1,9 @@
 // `nnfs train`: trains a network from scratch on MNIST (or --data) with every core.
 
 import type { Argv } from 'yargs';
-import { DEFAULTS, validateConfig, type InitName, type OptimizerName, type TrainConfig } from '../config.js';
+import { DEFAULTS, validateConfig, type InitName, type OptimizerName, type TrainConfig, type TrainKernel } from '../config.js';
 import { loadMnist } from '../data/mnist.js';
-import type { KernelName } from '../model/kernels.js';
-import { choice, dataOption, fraction, integer, integerList, jsonOption, path, positive, threadsOption } from './flags.js';
+import { choice, dataOption, fraction, keepOption, saveEveryStepsOption, integer, integerList, jsonOption, path, positive, threadsOption } from './flags.js';
 import { newRunFolder, runTraining } from './training-run.js';
 
 export const command = 'train';
@@ -23,11 +22,11 @@ export function builder(yargs: Argv) {
     .option('momentum', { type: 'string', requiresArg: true, describe: 'momentum coefficient (--optimizer momentum)', default: String(DEFAULTS.momentum), coerce: fraction('momentum') })
     .option('seed', { type: 'string', requiresArg: true, describe: 'seed for initialisation and shuffling', default: String(DEFAULTS.seed), coerce: integer('seed', 0, 0xffffffff) })
     .option('microbatch', { type: 'string', requiresArg: true, describe: 'samples per gradient slot (fixes the summation order)', default: String(DEFAULTS.microbatch), coerce: integer('microbatch', 1, 1_000_000) })
-    .option('kernel', { type: 'string', requiresArg: true, describe: 'wasm (WebAssembly SIMD), sparse (JS, nonzero pixels only) or dense (JS, the reference)', default: 'wasm', coerce: choice<KernelName>('kernel', ['wasm', 'sparse', 'dense']) })
+    .option('kernel', { type: 'string', requiresArg: true, describe: 'wasm (WebAssembly SIMD), sparse (JS, nonzero pixels only) or dense (JS, the reference)', default: 'wasm', coerce: choice<TrainKernel>('kernel', ['wasm', 'sparse', 'dense']) })
     .option('data', dataOption)
     .option('out', { type: 'string', requiresArg: true, describe: 'run folder for checkpoints and metrics.jsonl', defaultDescription: 'checkpoints/run-<time>', coerce: path('out') })
-    .option('save-every-steps', { type: 'string', requiresArg: true, describe: 'also save a checkpoint every N steps within an epoch (0: epoch ends only)', default: '0', coerce: integer('save-every-steps', 0, 1_000_000_000) })
-    .option('keep', { type: 'string', requiresArg: true, describe: 'keep only the newest N numbered checkpoints (0: all)', default: '0', coerce: integer('keep', 0, 1_000_000) })
+    .option('save-every-steps', saveEveryStepsOption)
+    .option('keep', keepOption)
     .option('json', jsonOption)
     .example('$0 train', 'the default recipe on every core')
     .example('$0 train --optimizer sgd --lr 0.01 --batch-size 1 --init randn --epochs 200', "the original project's recipe")
@@ -46,7 +45,7 @@ interface TrainArgs {
   momentum: number;
   seed: number;
   microbatch: number;
-  kernel: KernelName;
+  kernel: TrainKernel;
   data?: string;
   out?: string;
   saveEverySteps: number;
@@ -67,6 +66,7 @@ export async function handler(args: TrainArgs): Promise<void> {
     init: args.init,
     momentum: args.momentum,
     microbatch: args.microbatch,
+    kernel: args.kernel,
   });
   process.exitCode = await runTraining({
     config,
@@ -74,7 +74,6 @@ export async function handler(args: TrainArgs): Promise<void> {
     threads: args.threads,
     outDir: args.out ?? newRunFolder(),
     json: args.json,
-    kernel: args.kernel,
     saveEverySteps: args.saveEverySteps,
     keep: args.keep,
   });

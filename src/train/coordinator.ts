@@ -15,9 +15,9 @@ import { createPool } from './pool.js';
 import { Control, Failure, PHASE_A, PHASE_SHIFT, stepGeometry, type EvaluateResult, type SharedRun, type StepGeometry } from './protocol.js';
 
 /**
- * How long an idle thread polls before sleeping, when every thread has a core: about as
- * long as a microbatch takes (~20 µs), so a phase change usually finds it awake. Waking a
- * sleeper costs tens of microseconds.
+ * How long an idle training thread polls before sleeping: about as long as a microbatch
+ * takes (~20 µs), so a phase change usually finds it awake (waking a sleeper costs tens of
+ * microseconds). Training threads are at most one per core (SharedRun.participants).
  */
 const SPIN_ITERATIONS = 20_000;
 

@@ -70,7 +70,7 @@ export const Control = {
   FAILED: 3 * LINE + 3,
   /** Optimiser steps taken before step 0 of this epoch (Adam's t = T_BASE + STEP + 1). */
   T_BASE: 3 * LINE + 4,
-  /** The step at which a non-finite loss appeared, when FAILED is Failure.DIVERGED. */
+  /** The step whose loss diverged (NaN, infinite or over 1e6), when FAILED is Failure.DIVERGED. */
   FAILED_STEP: 3 * LINE + 5,
   /** Scratch regions claimed so far (Atomics.add): each thread that builds a 'wasm' kernel takes the next. */
   SCRATCH_CLAIM: 3 * LINE + 6,

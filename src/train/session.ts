@@ -9,10 +9,10 @@ import { layerSizes, type TrainConfig } from '../config.js';
 import type { Dataset } from '../data/dataset.js';
 import { initParams } from '../model/init.js';
 import type { Piscina } from 'piscina';
-import type { KernelName } from '../model/kernels.js';
 import { modelSpec } from '../model/spec.js';
 import { shuffledOrder } from '../rng.js';
 import { Coordinator, RunFailure } from './coordinator.js';
+import { microbatchesIn, stepRange } from './protocol.js';
 
 /** One line of metrics.jsonl and of `--json` output. */
 export interface EpochMetrics {
@@ -39,7 +39,6 @@ export interface SessionOptions {
   threads: number;
   /** The run folder: checkpoints and metrics.jsonl go here. */
   outDir: string;
-  kernel?: KernelName;
   /** Workers started ahead of time (see Coordinator). */
   pool?: Piscina;
   /** Continue from here instead of a fresh initialisation. */
@@ -67,9 +66,9 @@ export class Session {
   private readonly spec;
 
   constructor(private readonly options: SessionOptions) {
-    const { config, data, threads, kernel } = options;
+    const { config, data, threads } = options;
     this.spec = modelSpec(layerSizes(config, data.train.inputSize, data.train.classes));
-    this.coordinator = new Coordinator(this.spec, config, data, threads, { kernel, pool: options.pool });
+    this.coordinator = new Coordinator(this.spec, config, data, threads, { kernel: config.kernel, pool: options.pool });
     const { run } = this.coordinator;
     if (options.resume) {
       run.params.set(options.resume.params);
@@ -111,7 +110,8 @@ export class Session {
           this.addLosses(position, position.step, reached);
           position.globalStep += reached - position.step;
           position.step = reached;
-          if (this.stopRequested || (reached < steps && reached === target)) {
+          // A stop at the epoch's last step falls through to the normal end of the epoch below.
+          if (reached < steps && (this.stopRequested || reached === target)) {
             await this.flushSave();
             checkpoint = await this.save(position);
             if (this.stopRequested) return { status: 'interrupted', checkpoint, position, metrics };
@@ -136,7 +136,7 @@ export class Session {
         // The next epoch trains while this checkpoint is written (save() snapshots the weights first).
         this.pendingSave = this.save(position);
         this.pendingSave.catch(() => undefined); // awaited (and its error raised) by flushSave
-        if (this.stopRequested) return { status: 'interrupted', checkpoint: await this.flushSave(), position, metrics };
+        if (this.stopRequested && position.epoch < config.epochs) return { status: 'interrupted', checkpoint: await this.flushSave(), position, metrics };
       }
       return { status: 'finished', checkpoint: (await this.flushSave()) ?? checkpoint, position, metrics };
     } finally {
@@ -150,9 +150,8 @@ export class Session {
     const { run, geometry } = this.coordinator;
     const perStep = geometry.microbatchesPerStep;
     for (let s = from; s < to; s++) {
-      const first = s * geometry.batch;
-      const end = Math.min(geometry.samples, first + geometry.batch);
-      const items = Math.ceil((end - first) / geometry.microbatch);
+      const { first, end } = stepRange(geometry, s);
+      const items = microbatchesIn(geometry, s);
       for (let i = 0; i < items; i++) position.partialLossSum += run.losses[s * perStep + i];
       position.partialSamples += end - first;
     }
@@ -168,8 +167,10 @@ export class Session {
     return pending ? await pending : undefined;
   }
 
-  private async save(position: RunPosition): Promise<string> {
+  private async save(live: RunPosition): Promise<string> {
     const { run } = this.coordinator;
+    // A snapshot: training goes on (and moves `live`) while the file is written.
+    const position = { ...live };
     for (let k = 0; k < run.params.length; k++) {
       if (!Number.isFinite(run.params[k])) {
         throw new RunFailure(`training diverged at epoch ${position.epoch + (position.step ? 1 : 0)}: a weight became infinite or NaN, so no checkpoint was written; try a lower --lr`);
@@ -180,12 +181,12 @@ export class Session {
     const file = await saveCheckpoint(this.options.outDir, checkpointName(position.epoch, position.step), {
       config: this.options.config,
       sizes: this.spec.sizes,
-      position: { ...position },
+      position,
       dataFingerprint: this.options.data.fingerprint,
       params: run.params.slice(),
       optimizerState: state,
     });
-    if (this.options.keep) await pruneCheckpoints(this.options.outDir, this.options.keep);
+    if (this.options.keep) await pruneCheckpoints(this.options.outDir, this.options.keep, position);
     return file;
   }
 
@@ -198,7 +199,15 @@ export class Session {
     } catch {
       return;
     }
-    const kept = text.split('\n').filter((line) => line.trim() !== '' && (JSON.parse(line) as EpochMetrics).epoch <= completedEpochs);
+    // A line cut short by a crash mid-append does not parse: it belongs to an epoch the
+    // checkpoint does not include, so it goes too.
+    const kept = text.split('\n').filter((line) => {
+      try {
+        return (JSON.parse(line) as EpochMetrics).epoch <= completedEpochs;
+      } catch {
+        return false;
+      }
+    });
     await writeFile(path, kept.map((l) => l + '\n').join(''));
   }
 

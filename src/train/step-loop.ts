@@ -210,10 +210,13 @@ function finishStep(run: SharedRun, g: StepGeometry, step: number): void {
   else openPhase(run, PHASE_A, microbatchesIn(g, next));
 }
 
-/** Spins briefly (each participant has a core of its own), then sleeps until SEQ moves on. */
+/** Spins briefly (each seated thread has a core of its own), then sleeps until SEQ moves on. */
 function waitForPhaseChange(run: SharedRun, seq: number): void {
   const { control } = run;
-  for (let i = 0; i < run.spin; i++) {
+  // Opened to all, there may be more threads than cores: then spinning would steal the core
+  // of the thread holding the work.
+  const spin = Atomics.load(control, Control.OPEN_TO_ALL) === 0 ? run.spin : 0;
+  for (let i = 0; i < spin; i++) {
     if (Atomics.load(control, Control.SEQ) !== seq) return;
   }
   Atomics.wait(control, Control.SEQ, seq, SLEEP_MS);
