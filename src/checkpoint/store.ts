@@ -223,9 +223,11 @@ export async function listCheckpoints(dir: string): Promise<CheckpointFile[]> {
 }
 
 /** Deletes all but the newest `keep` numbered checkpoints; never touches last.safetensors. Returns the removed paths. */
-export async function pruneCheckpoints(dir: string, keep: number): Promise<string[]> {
+export async function pruneCheckpoints(dir: string, keep: number, upTo?: { epoch: number; step: number }): Promise<string[]> {
   if (!Number.isInteger(keep) || keep < 0) throw new Error(`keep must be a non-negative integer, got ${keep}`);
-  const files = await listCheckpoints(dir);
+  // A run resumed from an older checkpoint leaves the later files of its first attempt alone
+  // (they are not newer than what it just wrote, only further along).
+  const files = (await listCheckpoints(dir)).filter((f) => !upTo || f.epoch < upTo.epoch || (f.epoch === upTo.epoch && f.step <= upTo.step));
   const doomed = files.slice(0, Math.max(0, files.length - keep));
   for (const f of doomed) {
     try {
@@ -247,5 +249,23 @@ export async function assertWritable(dir: string): Promise<void> {
   } catch (e) {
     await fs.rm(probe, { force: true }).catch(() => undefined);
     throw new UserError(`cannot write to ${dir}: ${describeFsError(e)}.`);
+  }
+  await removeAbandonedTemps(dir);
+}
+
+/** Temporary files of saves that a killed process never finished (its pid is gone): never a checkpoint, only clutter. */
+async function removeAbandonedTemps(dir: string): Promise<void> {
+  for (const name of await fs.readdir(dir)) {
+    const match = /^\..+\.tmp-(\d+)-[0-9a-f]+$/.exec(name);
+    if (match && !processAlive(Number(match[1]))) await fs.rm(path.join(dir, name), { force: true }).catch(() => undefined);
+  }
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
