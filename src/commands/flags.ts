@@ -91,3 +91,19 @@ export const jsonOption = {
   default: false,
   describe: 'print one JSON object per line instead of text',
 } as const;
+
+export const saveEveryStepsOption = {
+  type: 'string',
+  requiresArg: true,
+  describe: 'also save a checkpoint every N steps within an epoch (0: epoch ends only)',
+  default: '0',
+  coerce: integer('save-every-steps', 0, 1_000_000_000),
+} as const;
+
+export const keepOption = {
+  type: 'string',
+  requiresArg: true,
+  describe: 'keep only the newest N numbered checkpoints (0: all)',
+  default: '0',
+  coerce: integer('keep', 0, 1_000_000),
+} as const;

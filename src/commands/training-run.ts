@@ -2,12 +2,11 @@
 // session with the right reporter, handle Ctrl-C, and print how it ended.
 
 import { dirname, join, relative } from 'node:path';
-import { assertWritable } from '../checkpoint/store.js';
+import { assertWritable, LAST_NAME } from '../checkpoint/store.js';
 import type { Checkpoint } from '../checkpoint/types.js';
 import type { TrainConfig } from '../config.js';
 import { UserError } from '../errors.js';
 import type { Mnist } from '../data/mnist.js';
-import type { KernelName } from '../model/kernels.js';
 import { BarReporter, JsonReporter, LineReporter } from '../report/progress.js';
 import { createPool } from '../train/pool.js';
 import { Session, type Reporter } from '../train/session.js';
@@ -19,7 +18,6 @@ export interface TrainingRunOptions {
   threads: number;
   outDir: string;
   json: boolean;
-  kernel?: KernelName;
   resume?: Checkpoint;
   saveEverySteps: number;
   keep: number;
@@ -60,7 +58,6 @@ export async function runTraining(options: TrainingRunOptions): Promise<number> 
     data,
     threads,
     outDir,
-    kernel: options.kernel,
     resume: options.resume,
     saveEverySteps: options.saveEverySteps,
     keep: options.keep,
@@ -86,7 +83,7 @@ export async function runTraining(options: TrainingRunOptions): Promise<number> 
     const seconds = (performance.now() - started) / 1000;
     const last = result.metrics.at(-1);
     if (result.status === 'interrupted') {
-      const resumeFrom = result.checkpoint ? join(dirname(result.checkpoint), 'last.safetensors') : undefined;
+      const resumeFrom = result.checkpoint ? join(dirname(result.checkpoint), LAST_NAME) : undefined;
       process.stderr.write(
         resumeFrom
           ? `interrupted at epoch ${result.position.epoch + 1}, step ${result.position.step}; continue with:\n  npx nnfs resume --checkpoint ${relativeOrAbsolute(resumeFrom)} --epochs ${config.epochs}\n`
@@ -95,7 +92,7 @@ export async function runTraining(options: TrainingRunOptions): Promise<number> 
       return INTERRUPTED_EXIT_CODE;
     }
     if (last && result.checkpoint) {
-      info(options, `done: test accuracy ${(last.testAccuracy * 100).toFixed(2)}% after epoch ${last.epoch} (${seconds.toFixed(2)} s); checkpoint ${relativeOrAbsolute(join(dirname(result.checkpoint), 'last.safetensors'))}`);
+      info(options, `done: test accuracy ${(last.testAccuracy * 100).toFixed(2)}% after epoch ${last.epoch} (${seconds.toFixed(2)} s); checkpoint ${relativeOrAbsolute(join(dirname(result.checkpoint), LAST_NAME))}`);
     } else if (options.resume) {
       throw new UserError(`the checkpoint already has ${options.resume.position.epoch} of ${config.epochs} epochs; pass a larger --epochs to continue.`);
     }

@@ -1,4 +1,4 @@
-// Finds and compiles the assembled wasm modules (kernel.wasm, update.wasm) once per thread.
+// Finds and compiles the assembled wasm modules (kernel.wasm, update.wasm, pack.wasm) once per thread.
 // Node reads them synchronously, so a worker builds its kernel without awaiting anything;
 // elsewhere (a browser page) the caller compiles them, e.g.
 // WebAssembly.compileStreaming(fetch(moduleUrl('kernel'))), and hands each over with
