@@ -85,7 +85,9 @@ export class Coordinator {
       // Every worker that builds a context (training or evaluating) claims one region, and
       // the pool has exactly `threads` workers.
       scratch: sharedFloat32(kernel === 'wasm' ? threads * wasmScratchFloats(spec) : 0),
-      participants: Math.min(threads, cores),
+      // No more than a step has microbatches either: beyond that, extra threads only wait
+      // through phase A and crowd the short update phase (16 cores, batch 64: 4 threads beat 16).
+      participants: Math.max(1, Math.min(threads, cores, geometry.microbatchesPerStep)),
       spin: SPIN_ITERATIONS,
     };
     this.pool = options.pool ?? createPool(threads);

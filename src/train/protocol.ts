@@ -34,9 +34,10 @@ export interface SharedRun {
    */
   scratch: Float32Array;
   /**
-   * How many threads take part in a training segment: min(threads, cores). More threads
-   * than cores can only take turns on them, and each turn costs a sleep and a wake-up, so
-   * the threads with the first `participants` seats do the steps and the others return at
+   * How many threads take part in a training segment: min(threads, cores, microbatches per
+   * step). More threads than cores can only take turns on them (each turn a sleep and a
+   * wake-up), and more than a step's microbatches mostly wait; so the threads with the
+   * first `participants` seats do the steps and the others return at
    * once (every thread still takes part in evaluation). Which threads they are does not
    * change the results: those are the same for any number of them.
    */
