@@ -5,7 +5,3 @@ export class UserError extends Error {
   override name = 'UserError';
 }
 
-/** Throws a UserError with `message` unless `condition` holds. */
-export function ensure(condition: unknown, message: string): asserts condition {
-  if (!condition) throw new UserError(message);
-}

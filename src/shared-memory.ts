@@ -35,31 +35,16 @@ function allocate(bytes: number): number {
   return start;
 }
 
-function buffer(): SharedArrayBuffer {
-  return sharedMemory().buffer as unknown as SharedArrayBuffer;
+type View<T> = { new (buffer: SharedArrayBuffer, byteOffset: number, length: number): T; BYTES_PER_ELEMENT: number };
+
+/** `length` zeroed elements of type `Type`, in the shared memory. */
+function view<T>(Type: View<T>, length: number): T {
+  const at = allocate(Type.BYTES_PER_ELEMENT * length);
+  return new Type(sharedMemory().buffer as unknown as SharedArrayBuffer, at, length);
 }
 
-export function sharedUint8(length: number): Uint8Array {
-  const at = allocate(length);
-  return new Uint8Array(buffer(), at, length);
-}
-
-export function sharedInt32(length: number): Int32Array {
-  const at = allocate(4 * length);
-  return new Int32Array(buffer(), at, length);
-}
-
-export function sharedUint32(length: number): Uint32Array {
-  const at = allocate(4 * length);
-  return new Uint32Array(buffer(), at, length);
-}
-
-export function sharedFloat32(length: number): Float32Array {
-  const at = allocate(4 * length);
-  return new Float32Array(buffer(), at, length);
-}
-
-export function sharedFloat64(length: number): Float64Array {
-  const at = allocate(8 * length);
-  return new Float64Array(buffer(), at, length);
-}
+export const sharedUint8 = (length: number): Uint8Array => view(Uint8Array, length);
+export const sharedInt32 = (length: number): Int32Array => view(Int32Array, length);
+export const sharedUint32 = (length: number): Uint32Array => view(Uint32Array, length);
+export const sharedFloat32 = (length: number): Float32Array => view(Float32Array, length);
+export const sharedFloat64 = (length: number): Float64Array => view(Float64Array, length);

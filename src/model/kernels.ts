@@ -11,6 +11,7 @@
 // scratch region, so it is built by createWasmKernel, not here.
 
 import type { Dataset } from '../data/dataset.js';
+import { softmax } from './forward.js';
 import type { ModelSpec } from './spec.js';
 
 /** 'none' does no arithmetic at all: `nnfs bench` times the step machinery alone with it. */
@@ -96,13 +97,7 @@ export function createKernel(spec: ModelSpec, name: JsKernelName = 'sparse'): Ke
         for (let o = 0; o < outputs; o++) out[o] += xi * params[row + o];
       }
     }
-    const logits = acts[lastLayer + 1];
-    let max = -Infinity;
-    for (let c = 0; c < classes; c++) if (logits[c] > max) max = logits[c];
-    let sum = 0;
-    for (let c = 0; c < classes; c++) sum += (probs[c] = Math.exp(logits[c] - max));
-    for (let c = 0; c < classes; c++) probs[c] /= sum;
-    return max + Math.log(sum);
+    return softmax(acts[lastLayer + 1], probs);
   }
 
   /** Softmax + cross-entropy: the output layer's delta is probs - onehot(label). */

@@ -45,13 +45,11 @@ export class LineReporter implements Reporter {
 export class BarReporter implements Reporter {
   private bar?: cliProgress.SingleBar;
   private epochs = 0;
-  private batch: number;
-  private samples: number;
+  /** When the epoch (or the resumed part of it) started, and at which step. */
+  private started = 0;
+  private fromStep = 0;
 
-  constructor(batchSize: number, samples: number) {
-    this.batch = batchSize;
-    this.samples = samples;
-  }
+  constructor(private readonly batch: number, private readonly samples: number) {}
 
   epochStart(epoch: number, epochs: number, steps: number, fromStep: number): void {
     this.epochs = epochs;
@@ -69,9 +67,6 @@ export class BarReporter implements Reporter {
     this.started = performance.now();
     this.fromStep = fromStep;
   }
-
-  private started = 0;
-  private fromStep = 0;
 
   progress(step: number): void {
     if (!this.bar) return;

@@ -1,8 +1,6 @@
 // Finds and compiles the assembled wasm modules (kernel.wasm, update.wasm, pack.wasm) once per thread.
-// Node reads them synchronously, so a worker builds its kernel without awaiting anything;
-// elsewhere (a browser page) the caller compiles them, e.g.
-// WebAssembly.compileStreaming(fetch(moduleUrl('kernel'))), and hands each over with
-// useWasmModule() first. No static node: import, so this file bundles for a page.
+// Node reads them synchronously, so a worker builds its kernel without awaiting anything.
+// No static node: import, so a bundler for a page can include this file without breaking.
 
 export type WasmModuleName = 'kernel' | 'update' | 'pack';
 
@@ -12,11 +10,6 @@ export function moduleUrl(name: WasmModuleName): URL {
 }
 
 const compiled = new Map<WasmModuleName, WebAssembly.Module>();
-
-/** Installs an already compiled module (for environments without node:fs). */
-export function useWasmModule(name: WasmModuleName, module: WebAssembly.Module): void {
-  compiled.set(name, module);
-}
 
 /** This thread's compiled module. Compiling a few KB takes well under a millisecond. */
 export function wasmModule(name: WasmModuleName): WebAssembly.Module {
@@ -30,7 +23,7 @@ export function wasmModule(name: WasmModuleName): WebAssembly.Module {
 
 function readModuleFile(name: WasmModuleName): Uint8Array {
   const fs = globalThis.process?.getBuiltinModule?.('node:fs') as typeof import('node:fs') | undefined;
-  if (!fs) throw new Error(`${name}.wasm is not installed: compile it and call useWasmModule() first`);
+  if (!fs) throw new Error(`${name}.wasm can only be read from disk under Node.js`);
   // From the TypeScript sources (vitest) the build's copy is under dist/, as for the worker script.
   const candidates = [moduleUrl(name), new URL(`../../../dist/src/model/wasm/${name}.wasm`, import.meta.url)];
   for (const url of candidates) {
