@@ -4,11 +4,10 @@
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { cliEntry } from '../src/package-paths.js';
 import type { EpochMetrics } from '../src/train/session.js';
 
-const CLI = join(dirname(fileURLToPath(import.meta.url)), '..', 'src', 'cli.js');
 
 export interface ChildRun {
   /** Each epoch's metrics with the seconds since spawn at which its line arrived. */
@@ -35,7 +34,7 @@ function peakRssKB(pid: number): number {
 export function watchTraining(args: string[], stopWhen: (m: EpochMetrics) => boolean = () => false): Promise<ChildRun> {
   const out = mkdtempSync(join(tmpdir(), 'nnfs-bench-'));
   const started = performance.now();
-  const child = spawn(process.execPath, [CLI, 'train', '--json', '--out', join(out, 'run'), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [cliEntry(), 'train', '--json', '--out', join(out, 'run'), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   const epochs: ChildRun['epochs'] = [];
   let peak = 0;
   let buffered = '';

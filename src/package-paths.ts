@@ -5,7 +5,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-/** The folder holding nnfs's package.json, found by walking up from this module (src/ under vitest, dist/src/ when built). */
+/** The folder holding nnfs's package.json, found by walking up from this module (src/ under vitest, dist/src/ or dist/bin/ when built). */
 export function packageRoot(): string {
   let dir = dirname(fileURLToPath(import.meta.url));
   for (;;) {
@@ -15,6 +15,11 @@ export function packageRoot(): string {
     if (parent === dir) throw new Error(`cannot find the nnfs package root above ${fileURLToPath(import.meta.url)}`);
     dir = parent;
   }
+}
+
+/** The bundled command line that `npx nnfs` runs (package.json's bin). */
+export function cliEntry(): string {
+  return join(packageRoot(), 'dist', 'bin', 'nnfs.js');
 }
 
 /** The model that predict, evaluate and serve use when given no --checkpoint. */

@@ -11,7 +11,7 @@ import { makeDataset, type Dataset } from '../src/data/dataset.js';
 import { loadMnist, type Mnist } from '../src/data/mnist.js';
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
-export const CLI = join(ROOT, 'dist', 'src', 'cli.js');
+export const CLI = join(ROOT, 'dist', 'bin', 'nnfs.js');
 
 const temps: string[] = [];
 afterAll(() => {

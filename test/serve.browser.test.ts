@@ -22,7 +22,7 @@ import { PEN_FRACTION } from '../src/web/page/pad-geometry.js';
 import { loadTestSplit } from '../src/web/samples.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const CLI = join(ROOT, 'dist', 'src', 'cli.js');
+const CLI = join(ROOT, 'dist', 'bin', 'nnfs.js');
 const CHROMIUM = '/usr/bin/chromium';
 const ORIGINAL_WEIGHTS = resolve(ROOT, '..', 'shared', 'original-weights');
 const HAVE_CHROMIUM = existsSync(CHROMIUM);

@@ -19,7 +19,7 @@ import { modelSpec } from '../src/model/spec.js';
 import { decodeWebModel, NNFS_FORMAT } from '../src/web/model-file.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const CLI = join(ROOT, 'dist', 'src', 'cli.js');
+const CLI = join(ROOT, 'dist', 'bin', 'nnfs.js');
 const BUILT = existsSync(CLI) && existsSync(join(ROOT, 'dist', 'web', 'index.html'));
 
 /** A small but real 784-16-10 checkpoint with arbitrary weights. */

@@ -2,18 +2,15 @@
 // worker per training segment, not to dispatch every step (see DESIGN.md, "Data flow").
 
 import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { Piscina } from 'piscina';
+import { packageRoot } from '../package-paths.js';
 
-/** The compiled worker script. From TypeScript sources (tests) it is the build's copy under dist/. */
+/** The compiled worker script, whoever asks: the bundled command line, dist/src, or the TypeScript sources (tests). */
 export function workerScript(): string {
-  const here = dirname(fileURLToPath(import.meta.url));
-  const compiled = join(here, '..', '..', 'workers', 'gradient.worker.js');
-  if (existsSync(compiled)) return compiled;
-  const fromSources = join(here, '..', '..', 'dist', 'workers', 'gradient.worker.js');
-  if (existsSync(fromSources)) return fromSources;
-  throw new Error(`the worker script is missing (looked for ${compiled}); run \`npm run build\` first`);
+  const script = join(packageRoot(), 'dist', 'workers', 'gradient.worker.js');
+  if (!existsSync(script)) throw new Error(`the worker script is missing (looked for ${script}); run \`npm run build\` first`);
+  return script;
 }
 
 /** A pool of exactly `threads` workers, all started now. */
