@@ -357,11 +357,11 @@ describe('store', () => {
     const file = path.join(dir, 'a-file');
     await fs.writeFile(file, 'x');
     const under = path.join(file, 'out');
-    await expect(assertWritable(under)).rejects.toThrow(UserError);
-    await expect(assertWritable(under)).rejects.toThrow(`cannot write to ${under}: part of the path is a file, not a folder.`);
+    expect(() => assertWritable(under)).toThrow(UserError);
+    expect(() => assertWritable(under)).toThrow(`cannot write to ${under}: part of the path is a file, not a folder.`);
     await expect(saveCheckpoint(under, checkpointName(1, 0), makeCheckpoint())).rejects.toThrow(/^cannot save checkpoint .+: part of the path is a file, not a folder\.$/);
     const fresh = path.join(dir, 'new', 'deeper');
-    await assertWritable(fresh);
+    assertWritable(fresh);
     expect(await fs.readdir(fresh)).toEqual([]);
   });
 });

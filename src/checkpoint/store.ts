@@ -2,7 +2,7 @@
 // last.safetensors kept equal to the newest save, loading, listing and pruning.
 
 import { randomBytes } from 'node:crypto';
-import { promises as fs } from 'node:fs';
+import { mkdirSync, promises as fs, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { UserError } from '../errors.js';
 import { decodeCheckpoint, encodeCheckpoint } from './format.js';
@@ -68,21 +68,21 @@ export function describeFsError(error: unknown): string {
  * ENOENT for any child (procfs: --out /proc/x); here a second ENOENT, once the parent is
  * in place, is final.
  */
-async function makeFolder(dir: string): Promise<void> {
-  const isFolder = async () => (await fs.stat(dir).catch(() => undefined))?.isDirectory() === true;
+function makeFolder(dir: string): void {
+  const isFolder = () => statSync(dir, { throwIfNoEntry: false })?.isDirectory() === true;
   try {
-    await fs.mkdir(dir);
+    mkdirSync(dir);
     return;
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'EEXIST' && (await isFolder())) return;
+    if (code === 'EEXIST' && isFolder()) return;
     if (code !== 'ENOENT' || path.dirname(dir) === dir) throw e;
   }
-  await makeFolder(path.dirname(dir));
+  makeFolder(path.dirname(dir));
   try {
-    await fs.mkdir(dir);
+    mkdirSync(dir);
   } catch (e) {
-    if (!((e as NodeJS.ErrnoException).code === 'EEXIST' && (await isFolder()))) throw e;
+    if (!((e as NodeJS.ErrnoException).code === 'EEXIST' && isFolder())) throw e;
   }
 }
 
@@ -148,7 +148,7 @@ export async function saveCheckpoint(dir: string, fileName: string, c: Checkpoin
   const finalPath = path.join(dir, fileName);
   let temp: string | undefined;
   try {
-    await makeFolder(dir);
+    makeFolder(dir);
     temp = await writeTemp(dir, fileName, bytes);
     await fs.rename(temp, finalPath);
     temp = undefined;
@@ -170,7 +170,7 @@ export async function writeCheckpointFile(file: string, c: Checkpoint): Promise<
   const dir = path.dirname(file);
   let temp: string | undefined;
   try {
-    await makeFolder(dir);
+    makeFolder(dir);
     temp = await writeTemp(dir, path.basename(file), bytes);
     await fs.rename(temp, file);
     temp = undefined;
@@ -240,24 +240,33 @@ export async function pruneCheckpoints(dir: string, keep: number, upTo?: { epoch
 }
 
 /** Creates `dir` if needed and proves it writable with a probe file, so a bad --out fails before training. */
-export async function assertWritable(dir: string): Promise<void> {
+export function assertWritable(dir: string): void {
   const probe = path.join(dir, `.nnfs-write-probe-${process.pid}-${randomBytes(6).toString('hex')}`);
   try {
-    await makeFolder(dir);
-    await fs.writeFile(probe, 'probe', { flag: 'wx' });
-    await fs.rm(probe, { force: true });
+    makeFolder(dir);
+    writeFileSync(probe, 'probe', { flag: 'wx' });
+    rmSync(probe, { force: true });
   } catch (e) {
-    await fs.rm(probe, { force: true }).catch(() => undefined);
+    try {
+      rmSync(probe, { force: true });
+    } catch {
+      // the probe was never made
+    }
     throw new UserError(`cannot write to ${dir}: ${describeFsError(e)}.`);
   }
-  await removeAbandonedTemps(dir);
+  removeAbandonedTemps(dir);
 }
 
 /** Temporary files of saves that a killed process never finished (its pid is gone): never a checkpoint, only clutter. */
-async function removeAbandonedTemps(dir: string): Promise<void> {
-  for (const name of await fs.readdir(dir)) {
+function removeAbandonedTemps(dir: string): void {
+  for (const name of readdirSync(dir)) {
     const match = /^\..+\.tmp-(\d+)-[0-9a-f]+$/.exec(name);
-    if (match && !processAlive(Number(match[1]))) await fs.rm(path.join(dir, name), { force: true }).catch(() => undefined);
+    if (!match || processAlive(Number(match[1]))) continue;
+    try {
+      rmSync(path.join(dir, name), { force: true });
+    } catch {
+      // clutter that stays is harmless
+    }
   }
 }
 

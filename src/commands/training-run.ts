@@ -44,7 +44,7 @@ export async function runTraining(options: TrainingRunOptions): Promise<number> 
   let data: Mnist;
   try {
     data = options.loadData();
-    await assertWritable(outDir);
+    assertWritable(outDir);
   } catch (error) {
     await pool.destroy();
     throw error;
