@@ -6,7 +6,7 @@ import { sharedMemory } from '../shared-memory.js';
 
 export interface Packer {
   countNonzero(pointer: number, count: number): number;
-  pack(pixels: number, count: number, size: number, offsets: number, entries: number): number;
+  pack(pixels: number, count: number, size: number, offsets: number, entries: number, at: number): number;
 }
 
 let packer: Packer | null | undefined;

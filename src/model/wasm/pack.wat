@@ -25,12 +25,13 @@
         (br $tail)))
     (local.get $n))
 
-  ;; Writes offsets[0..count] (i32) and the entries (u32) of `count` images of `size` pixels;
-  ;; returns the number of entries.
+  ;; Writes offsets[0..count] (i32) and the entries (u32) of `count` images of `size` pixels,
+  ;; numbering entries from `at` (so a data set can be packed a slice at a time); returns
+  ;; the number after the last one written.
   (func (export "pack") (param $pixels i32) (param $count i32) (param $size i32)
-                        (param $offsets i32) (param $entries i32) (result i32)
+                        (param $offsets i32) (param $entries i32) (param $at i32) (result i32)
     (local $image i32) (local $base i32) (local $p i32) (local $blocksEnd i32)
-    (local $mask i32) (local $bit i32) (local $at i32) (local $value i32)
+    (local $mask i32) (local $bit i32) (local $value i32)
     (block $imagesDone
       (loop $images
         (br_if $imagesDone (i32.ge_u (local.get $image) (local.get $count)))
