@@ -4,7 +4,7 @@ import type { BenchRecord } from './runner.js';
 
 const HEADINGS: Record<string, string> = {
   machine: 'machine',
-  throughput: 'training throughput (median of timed windows after a warm-up)',
+  throughput: 'training throughput of the engine with N worker threads (median of timed windows after a warm-up)',
   sync: 'synchronisation: a step of 64 samples with no arithmetic (claiming protocol; a pool task per thread per step instead)',
   'original-recipe': "the original recipe (batch 1, SGD, lr 0.01) on one thread",
   kernel: 'kernels on one thread, microbatches of 16 real MNIST images (dense-equivalent GFLOP/s)',
@@ -31,7 +31,7 @@ function line(r: BenchRecord): string {
         ? `  ${(Number(r.target) * 100).toFixed(2)}% test accuracy: not reached in 20 epochs`
         : `  ${(Number(r.target) * 100).toFixed(2)}% test accuracy after ${Number(r.seconds).toFixed(2)} s (epoch ${r.epochs})`;
     case 'memory':
-      return `  threads ${String(r.threads).padStart(2)}  ${r.peakRssMB} MB`;
+      return `  --threads ${String(r.threads).padStart(2)}  ${String(r.peakRssMB).padStart(4)} MB  (${r.workerThreads} worker thread${r.workerThreads === 1 ? '' : 's'})`;
     default:
       return `  ${JSON.stringify(r)}`;
   }

@@ -4,6 +4,7 @@ import { loadMnist } from '../src/data/mnist.js';
 import { watchTraining } from './child.js';
 import { benchmarkKernels } from './kernels.js';
 import { machineInfo } from './machine.js';
+import { threadsToRun } from '../src/train/pool.js';
 import { measureOriginalRecipe, measureScaling, measureSync } from './scaling.js';
 
 export interface BenchOptions {
@@ -39,6 +40,6 @@ export async function* runBench(options: BenchOptions): AsyncGenerator<BenchReco
 
   for (const threads of options.quick ? [Math.min(...options.threads), Math.max(...options.threads)] : options.threads) {
     const child = await watchTraining(['--epochs', '1', '--threads', String(threads), ...dataArgs]);
-    yield { kind: 'memory', threads, peakRssMB: child.peakRssMB };
+    yield { kind: 'memory', threads, workerThreads: threadsToRun(threads), peakRssMB: child.peakRssMB };
   }
 }

@@ -2,6 +2,7 @@
 // the engine issue refused with one sentence, a non-zero exit and nothing written.
 
 import { copyFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { hasStackTrace, runCli, smallMnistFolder, tempDir } from './helpers.js';
@@ -36,6 +37,14 @@ describe('a short real run', () => {
     expect(existsSync(join(out, 'epoch-0001.safetensors'))).toBe(true);
     expect(readFileSync(join(out, 'last.safetensors')).equals(readFileSync(join(out, 'epoch-0002.safetensors')))).toBe(true);
     expect(readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim().split('\n')).toHaveLength(2);
+  }, 60_000);
+
+  it('train --threads 256 runs one thread per core and says so', () => {
+    const data = smallMnistFolder(500, 100);
+    const result = runCli(['train', '--data', data, '--out', join(tempDir(), 'run'), '--epochs', '1', '--threads', '256']);
+    expect(result.status).toBe(0);
+    const cores = availableParallelism();
+    expect(result.stdout).toContain(`with ${cores} thread${cores === 1 ? '' : 's'} (one per core; --threads 256 asked for more)`);
   }, 60_000);
 });
 

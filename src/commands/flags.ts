@@ -3,6 +3,7 @@
 
 import { availableParallelism } from 'node:os';
 import { UserError } from '../errors.js';
+import { threadsToRun } from '../train/pool.js';
 
 /** yargs gives an array when a flag is repeated; a flag given twice is a mistake, not a wish. */
 function single(name: string, raw: unknown): string {
@@ -73,11 +74,18 @@ export const MAX_THREADS = 256;
 export const threadsOption = {
   type: 'string',
   requiresArg: true,
-  describe: 'worker threads (default: every core)',
+  describe: 'worker threads (default and most: every core)',
   default: String(availableParallelism()),
   defaultDescription: `${availableParallelism()} here`,
   coerce: integer('threads', 1, MAX_THREADS),
 } as const;
+
+/** How a run names its thread count, and the request it trimmed, if it did. */
+export function describeThreads(requested: number): string {
+  const threads = threadsToRun(requested);
+  const count = `${threads} thread${threads === 1 ? '' : 's'}`;
+  return threads === requested ? count : `${count} (one per core; --threads ${requested} asked for more)`;
+}
 
 export const dataOption = {
   type: 'string',

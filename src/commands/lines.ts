@@ -7,6 +7,7 @@ import { generateLines } from '../data/lines.js';
 import { initParams } from '../model/init.js';
 import { modelSpec } from '../model/spec.js';
 import { Coordinator } from '../train/coordinator.js';
+import { threadsToRun } from '../train/pool.js';
 import { integer, jsonOption } from './flags.js';
 
 export const command = 'lines';
@@ -52,7 +53,7 @@ export async function handler(args: LinesArgs): Promise<void> {
   // Another seed, so the test images are drawn independently of the training images.
   const test = generateLines(args.test, (args.seed + 1) >>> 0);
   const spec = modelSpec([train.inputSize, ...config.hidden, train.classes]);
-  const coordinator = new Coordinator(spec, config, { train, test }, args.threads);
+  const coordinator = new Coordinator(spec, config, { train, test }, threadsToRun(args.threads));
   try {
     const { run, geometry } = coordinator;
     initParams(spec, config.init, config.seed, run.params);

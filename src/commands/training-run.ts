@@ -7,8 +7,9 @@ import type { Checkpoint } from '../checkpoint/types.js';
 import type { TrainConfig } from '../config.js';
 import { UserError } from '../errors.js';
 import type { Mnist } from '../data/mnist.js';
+import { describeThreads } from './flags.js';
 import { BarReporter, JsonReporter, LineReporter } from '../report/progress.js';
-import { createPool } from '../train/pool.js';
+import { createPool, threadsToRun } from '../train/pool.js';
 import { Session, type Reporter } from '../train/session.js';
 
 export interface TrainingRunOptions {
@@ -38,7 +39,8 @@ function info(options: TrainingRunOptions, line: string): void {
 }
 
 export async function runTraining(options: TrainingRunOptions): Promise<number> {
-  const { config, threads, outDir } = options;
+  const { config, outDir } = options;
+  const threads = threadsToRun(options.threads);
   // Threads start now, so their start-up (module loading, wasm compiling) overlaps the data loading.
   const pool = createPool(threads);
   let data: Mnist;
@@ -51,7 +53,7 @@ export async function runTraining(options: TrainingRunOptions): Promise<number> 
   }
   const sizes = [data.train.inputSize, ...config.hidden, data.train.classes].join('-');
   const verb = options.resume ? `resuming epoch ${options.resume.position.epoch + 1}${options.resume.position.step ? ` at step ${options.resume.position.step}` : ''} of` : 'training';
-  info(options, `${verb} ${sizes} (${config.optimizer}, lr ${config.lr}, batch ${config.batchSize}) on ${data.train.count} images with ${threads} thread${threads === 1 ? '' : 's'} -> ${outDir}`);
+  info(options, `${verb} ${sizes} (${config.optimizer}, lr ${config.lr}, batch ${config.batchSize}) on ${data.train.count} images with ${describeThreads(options.threads)} -> ${outDir}`);
 
   const session = new Session({
     config,
