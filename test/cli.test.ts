@@ -5,6 +5,8 @@ import { copyFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { loadCheckpoint } from '../src/checkpoint/store.js';
+import { loadMnist } from '../src/data/mnist.js';
 import { hasStackTrace, runCli, smallMnistFolder, tempDir } from './helpers.js';
 
 describe('help', () => {
@@ -21,7 +23,7 @@ describe('help', () => {
 });
 
 describe('a short real run', () => {
-  it('train --json prints one object per epoch and writes checkpoints and metrics.jsonl', () => {
+  it('train --json prints one object per epoch and writes checkpoints and metrics.jsonl', async () => {
     const data = smallMnistFolder(3000, 500);
     const out = join(tempDir(), 'run');
     const result = runCli(['train', '--data', data, '--out', out, '--epochs', '2', '--threads', '2', '--json']);
@@ -37,6 +39,8 @@ describe('a short real run', () => {
     expect(existsSync(join(out, 'epoch-0001.safetensors'))).toBe(true);
     expect(readFileSync(join(out, 'last.safetensors')).equals(readFileSync(join(out, 'epoch-0002.safetensors')))).toBe(true);
     expect(readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim().split('\n')).toHaveLength(2);
+    // A worker hashes the data while training starts: the checkpoint must name the data exactly.
+    expect((await loadCheckpoint(join(out, 'last.safetensors'))).dataFingerprint).toBe(loadMnist(data).fingerprint);
   }, 60_000);
 
   it('train --threads 256 runs one thread per core and says so', () => {

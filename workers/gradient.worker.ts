@@ -4,14 +4,16 @@
 import { threadContext, trainSegment } from '../src/train/step-loop.js';
 import type { EvaluateResult, WorkerTask } from '../src/train/protocol.js';
 import { wasmModule } from '../src/model/wasm/modules.js';
+import { fingerprint } from '../src/data/mnist.js';
 
 // Compile the kernels now, while the thread starts (piscina loads this file at start-up,
 // which overlaps the coordinator's data loading), not at the first step.
 wasmModule('kernel');
 wasmModule('update');
 
-export default function handle(task: WorkerTask): EvaluateResult | null {
+export default function handle(task: WorkerTask): EvaluateResult | string | null {
   if (task.kind === 'noop') return null;
+  if (task.kind === 'fingerprint') return fingerprint(task.data);
   if (task.kind === 'train') {
     trainSegment(task.run);
     return null;

@@ -130,7 +130,8 @@ export function loadMnist(dir: string = defaultMnistDir()): Mnist {
     dir: absolute,
     train: trainWithClasses,
     test: { ...test, classes },
-    // Hashing 47 MB takes ~40 ms: done when first asked for (the first checkpoint), not at start-up.
+    // Hashing 47 MB takes ~45 ms: done when first asked for, not at start-up (a training run
+    // has a worker hash it instead: see training-run.ts).
     get fingerprint() {
       digest ??= fingerprint(trainWithClasses);
       return digest;

@@ -99,6 +99,8 @@ export const UPDATE_CHUNK = 1024;
 export type WorkerTask =
   | { kind: 'train'; run: SharedRun }
   | { kind: 'evaluate'; run: SharedRun; split: 'train' | 'test'; from: number; to: number }
+  /** The data set's fingerprint (see data/mnist.ts), hashed on a worker while the run starts. */
+  | { kind: 'fingerprint'; data: Dataset }
   /** Does nothing: `nnfs bench` times a round trip through the pool with it. */
   | { kind: 'noop' };
 

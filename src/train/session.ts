@@ -35,7 +35,8 @@ export interface Reporter {
 
 export interface SessionOptions {
   config: TrainConfig;
-  data: { train: Dataset; test: Dataset; fingerprint: string };
+  /** The data; its fingerprint may still be being hashed (see runTraining). */
+  data: { train: Dataset; test: Dataset; fingerprint: string | Promise<string> };
   threads: number;
   /** The run folder: checkpoints and metrics.jsonl go here. */
   outDir: string;
@@ -182,7 +183,7 @@ export class Session {
       config: this.options.config,
       sizes: this.spec.sizes,
       position,
-      dataFingerprint: this.options.data.fingerprint,
+      dataFingerprint: await this.options.data.fingerprint,
       params: run.params.slice(),
       optimizerState: state,
     });
