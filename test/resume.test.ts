@@ -41,6 +41,12 @@ describe('exact resume', () => {
     expect(rest.metrics.map(deterministic)).toEqual(whole.metrics.slice(1).map(deterministic));
     const lines = readFileSync(join(split, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as EpochMetrics);
     expect(lines.map(deterministic)).toEqual(whole.metrics.map(deterministic));
+    // Epoch 1's checkpoint is written while epoch 2 trains; it must still hold epoch 1's
+    // weights and optimiser state: those the one-epoch run ended with.
+    const during = await loadCheckpoint(join(straight, 'epoch-0001.safetensors'));
+    const ended = await loadCheckpoint(join(split, 'epoch-0001.safetensors'));
+    expect(during.params).toEqual(ended.params);
+    expect(during.optimizerState).toEqual(ended.optimizerState);
   }, 60_000);
 
   it('resuming from a checkpoint taken in the middle of an epoch equals the uninterrupted run', async () => {

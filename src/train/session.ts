@@ -177,6 +177,8 @@ export class Session {
         throw new RunFailure(`training diverged at epoch ${position.epoch + (position.step ? 1 : 0)}: a weight became infinite or NaN, so no checkpoint was written; try a lower --lr`);
       }
     }
+    // Copied before the first await: the caller goes on training as soon as this yields.
+    const params = run.params.slice();
     const state: Record<string, Float32Array> = {};
     for (const [name, values] of Object.entries(run.state)) state[name] = values.slice();
     const file = await saveCheckpoint(this.options.outDir, checkpointName(position.epoch, position.step), {
@@ -184,7 +186,7 @@ export class Session {
       sizes: this.spec.sizes,
       position,
       dataFingerprint: await this.options.data.fingerprint,
-      params: run.params.slice(),
+      params,
       optimizerState: state,
     });
     if (this.options.keep) await pruneCheckpoints(this.options.outDir, this.options.keep, position);
