@@ -5,6 +5,7 @@
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { UserError } from './errors.js';
+import { packageVersion } from './package-paths.js';
 import { RunFailure } from './train/coordinator.js';
 import * as evaluate from './commands/evaluate.js';
 import * as importDat from './commands/import.js';
@@ -45,6 +46,8 @@ export function oneSentence(message: string): string {
 }
 
 async function main(): Promise<void> {
+  // Stack traces (NNFS_DEBUG) then name the TypeScript sources, not the bundle's chunks.
+  if (process.env.NNFS_DEBUG) process.setSourceMapsEnabled(true);
   await yargs(hideBin(process.argv))
     .scriptName('nnfs')
     .usage('$0 <command> [options]\n\nTrains small neural networks on MNIST from scratch, on every core.')
@@ -69,7 +72,7 @@ async function main(): Promise<void> {
     })
     .help()
     .alias('h', 'help')
-    .version()
+    .version(packageVersion())
     .parseAsync();
 }
 

@@ -17,6 +17,11 @@ export function packageRoot(): string {
   }
 }
 
+/** nnfs's version, from its package.json (yargs, bundled, would look beside the working folder). */
+export function packageVersion(): string {
+  return (JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version: string }).version;
+}
+
 /** The bundled command line that `npx nnfs` runs (package.json's bin). */
 export function cliEntry(): string {
   return join(packageRoot(), 'dist', 'bin', 'nnfs.js');

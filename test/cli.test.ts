@@ -2,12 +2,13 @@
 // the engine issue refused with one sentence, a non-zero exit and nothing written.
 
 import { copyFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadCheckpoint } from '../src/checkpoint/store.js';
 import { loadMnist } from '../src/data/mnist.js';
-import { hasStackTrace, runCli, smallMnistFolder, tempDir } from './helpers.js';
+import { CLI, hasStackTrace, ROOT, runCli, smallMnistFolder, tempDir } from './helpers.js';
 
 describe('help', () => {
   it('nnfs --help lists the commands and train --help every flag', () => {
@@ -43,13 +44,20 @@ describe('a short real run', () => {
     expect((await loadCheckpoint(join(out, 'last.safetensors'))).dataFingerprint).toBe(loadMnist(data).fingerprint);
   }, 60_000);
 
-  it('train --threads 256 runs one thread per core and says so', () => {
+  it('train --threads (cores + 1) runs one thread per core and says so', () => {
     const data = smallMnistFolder(500, 100);
-    const result = runCli(['train', '--data', data, '--out', join(tempDir(), 'run'), '--epochs', '1', '--threads', '256']);
-    expect(result.status).toBe(0);
     const cores = availableParallelism();
-    expect(result.stdout).toContain(`with ${cores} thread${cores === 1 ? '' : 's'} (one per core; --threads 256 asked for more)`);
+    const result = runCli(['train', '--data', data, '--out', join(tempDir(), 'run'), '--epochs', '1', '--threads', String(cores + 1)]);
+    expect(result.status).toBe(0);
+    expect(result.stdout).toContain(`with ${cores} thread${cores === 1 ? '' : 's'} (one per core; --threads ${cores + 1} asked for more)`);
   }, 60_000);
+
+  it('nnfs --version names nnfs\'s version from any working folder', () => {
+    const { version } = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string };
+    const result = spawnSync(process.execPath, [CLI, '--version'], { cwd: tempDir(), encoding: 'utf8' });
+    expect(result.status).toBe(0);
+    expect(result.stdout.trim()).toBe(version);
+  });
 });
 
 describe('bad input', () => {
