@@ -4,7 +4,7 @@
 import { threadContext, trainSegment } from '../src/train/step-loop.js';
 import type { EvaluateResult, WorkerTask } from '../src/train/protocol.js';
 import { wasmModule } from '../src/model/wasm/modules.js';
-import { fingerprint } from '../src/data/mnist.js';
+import { fingerprint } from '../src/data/fingerprint.js';
 
 // Compile the kernels now, while the thread starts (piscina loads this file at start-up,
 // which overlaps the coordinator's data loading), not at the first step.

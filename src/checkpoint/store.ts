@@ -259,7 +259,13 @@ export function assertWritable(dir: string): void {
 
 /** Temporary files of saves that a killed process never finished (its pid is gone): never a checkpoint, only clutter. */
 function removeAbandonedTemps(dir: string): void {
-  for (const name of readdirSync(dir)) {
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return; // a folder that can be written but not listed: nothing to tidy
+  }
+  for (const name of names) {
     const match = /^\..+\.tmp-(\d+)-[0-9a-f]+$/.exec(name);
     if (!match || processAlive(Number(match[1]))) continue;
     try {

@@ -1,6 +1,7 @@
 // What `train` and `resume` share once their flags are parsed: load the data, run a
 // session with the right reporter, handle Ctrl-C, and print how it ended.
 
+import { availableParallelism } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { assertWritable, LAST_NAME } from '../checkpoint/store.js';
 import type { Checkpoint } from '../checkpoint/types.js';
@@ -12,7 +13,8 @@ import { BarReporter, JsonReporter, LineReporter } from '../report/progress.js';
 import type { Piscina } from 'piscina';
 import { createPool, threadsToRun } from '../train/pool.js';
 import type { WorkerTask } from '../train/protocol.js';
-import { Session, type Reporter } from '../train/session.js';
+import { Session, type Reporter, type SessionOptions } from '../train/session.js';
+import { RunFailure } from '../train/coordinator.js';
 
 export interface TrainingRunOptions {
   config: TrainConfig;
@@ -59,7 +61,7 @@ export async function runTraining(options: TrainingRunOptions): Promise<number> 
 
   const session = new Session({
     config,
-    data: { train: data.train, test: data.test, fingerprint: fingerprintOf(data, pool, options.resume !== undefined) },
+    data: sessionData(data, pool, threads, options.resume !== undefined),
     threads,
     outDir,
     resume: options.resume,
@@ -109,17 +111,20 @@ export async function runTraining(options: TrainingRunOptions): Promise<number> 
 }
 
 /**
- * The data's fingerprint, which the first checkpoint needs. Hashing 47 MB takes ~45 ms: on
- * the main thread during the second epoch it stalled both training threads of a 2-core
- * machine; a worker does it instead while the run starts, when the workers are still idle.
- * A resumed run has already hashed its data to check it against the checkpoint.
+ * The session's data. The first checkpoint needs the data's fingerprint, and hashing 47 MB
+ * takes ~45 ms: on the main thread while the training threads hold every core (the second
+ * epoch) it stalled them all, so then a worker hashes it while the run starts, when the
+ * workers are still idle. With a core to spare the main thread hashes it when first needed,
+ * as other commands do; a resumed run has hashed it already, to check it against the checkpoint.
  */
-function fingerprintOf(data: Mnist, pool: Piscina, known: boolean): string | Promise<string> {
-  if (known) return data.fingerprint;
+function sessionData(data: Mnist, pool: Piscina, threads: number, resumed: boolean): SessionOptions['data'] {
+  if (resumed || threads < availableParallelism()) return data; // its fingerprint is a lazy getter
   const task: WorkerTask = { kind: 'fingerprint', data: data.train };
-  const digest = pool.run(task) as Promise<string>;
+  const digest = (pool.run(task) as Promise<string>).catch((error: unknown) => {
+    throw new RunFailure(`a worker thread failed while hashing the data: ${error instanceof Error ? error.message : String(error)}`);
+  });
   digest.catch(() => undefined); // awaited, and its failure reported, by the first save
-  return digest;
+  return { train: data.train, test: data.test, fingerprint: digest };
 }
 
 function relativeOrAbsolute(path: string): string {

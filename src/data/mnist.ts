@@ -1,13 +1,13 @@
 // Locates the MNIST IDX files (plain or .gz, either common spelling) and loads them into
 // shared memory as training and test Datasets. Parsing itself lives in idx.ts.
 
-import { createHash } from 'node:crypto';
 import { closeSync, existsSync, fstatSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { UserError } from '../errors.js';
 import { type Dataset, makeDataset, sharedUint8 } from './dataset.js';
 import { gunzipIfNeeded, isGzip } from './gzip.js';
+import { fingerprint } from './fingerprint.js';
 import { type IdxFile, parseIdx, parseIdxHeader, withData } from './idx.js';
 
 export type Split = 'train' | 't10k';
@@ -137,14 +137,4 @@ export function loadMnist(dir: string = defaultMnistDir()): Mnist {
       return digest;
     },
   };
-}
-
-/** sha256 of the dimensions, pixels and labels: equal for the .gz and plain copies of a set. */
-export function fingerprint(data: Dataset): string {
-  return createHash('sha256')
-    .update(`idx images ${data.count}x${data.rows}x${data.cols}\n`)
-    .update(data.pixels)
-    .update(`idx labels ${data.count}\n`)
-    .update(data.labels)
-    .digest('hex');
 }

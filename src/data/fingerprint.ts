@@ -1,0 +1,15 @@
+// The name of a data set in checkpoints: resuming on other data is refused. A module of its
+// own, so the worker threads that hash it for a training run load nothing else of the loader.
+
+import { createHash } from 'node:crypto';
+import type { Dataset } from './dataset.js';
+
+/** sha256 of the dimensions, pixels and labels: equal for the .gz and plain copies of a set. */
+export function fingerprint(data: Dataset): string {
+  return createHash('sha256')
+    .update(`idx images ${data.count}x${data.rows}x${data.cols}\n`)
+    .update(data.pixels)
+    .update(`idx labels ${data.count}\n`)
+    .update(data.labels)
+    .digest('hex');
+}
