@@ -284,5 +284,10 @@ describe('sparse packing', () => {
     const odd = sharedUint8(7 * 37);
     for (let i = 0; i < odd.length; i++) odd[i] = (i * 7919) % 5 === 0 ? 0 : (i * 31) % 256;
     expect(packSparse(odd, 7, 37)).toEqual(packSparsePlain(odd, 7, 37));
+    // Every pattern of zero and nonzero pixels in a group of four, in 1,100 images of 50
+    // (three blocks of sixteen, a tail of two; two slices of the packer).
+    const mixed = sharedUint8(1100 * 50);
+    for (let i = 0; i < mixed.length; i++) mixed[i] = Math.imul(i + 1, 2654435761) >>> 30 === 0 ? 0 : 1 + ((i * 37) % 255);
+    expect(packSparse(mixed, 1100, 50)).toEqual(packSparsePlain(mixed, 1100, 50));
   });
 });
