@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import fc from 'fast-check';
 import { UserError } from '../src/errors.js';
 import { gunzipIfNeeded } from '../src/data/gzip.js';
 import { sharedBytesInUse } from '../src/shared-memory.js';
@@ -289,5 +290,28 @@ describe('sparse packing', () => {
     const mixed = sharedUint8(1100 * 50);
     for (let i = 0; i < mixed.length; i++) mixed[i] = Math.imul(i + 1, 2654435761) >>> 30 === 0 ? 0 : 1 + ((i * 37) % 255);
     expect(packSparse(mixed, 1100, 50)).toEqual(packSparsePlain(mixed, 1100, 50));
+  });
+
+  it('the SIMD packer equals the plain loop on random images of any size and sparsity (property)', () => {
+    const images = fc.integer({ min: 1, max: 80 }).chain((size) =>
+      fc.record({
+        size: fc.constant(size),
+        count: fc.integer({ min: 1, max: 30 }),
+        zeroShare: fc.double({ min: 0, max: 1, noNaN: true }),
+        seed: fc.integer({ min: 0, max: 2 ** 31 - 1 }),
+      }),
+    );
+    fc.assert(
+      fc.property(images, ({ size, count, zeroShare, seed }) => {
+        const pixels = sharedUint8(size * count);
+        let state = seed;
+        for (let i = 0; i < pixels.length; i++) {
+          state = (Math.imul(state, 1103515245) + 12345) >>> 0;
+          pixels[i] = state / 2 ** 32 < zeroShare ? 0 : 1 + (state % 255);
+        }
+        expect(packSparse(pixels, count, size)).toEqual(packSparsePlain(pixels, count, size));
+      }),
+      { seed: 11, numRuns: 300 },
+    );
   });
 });
