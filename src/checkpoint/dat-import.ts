@@ -4,7 +4,7 @@
 import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { UserError } from '../errors.js';
-import { modelSpec } from '../model/spec.js';
+import { modelSpec, setWeightsFromOutByIn } from '../model/spec.js';
 
 /** The original project's only architecture. */
 const ORIGINAL_SIZES = [784, 16, 10];
@@ -56,13 +56,11 @@ export function readDatWeights(dir: string): { sizes: number[]; params: Float32A
   const spec = modelSpec(ORIGINAL_SIZES);
   const params = new Float32Array(spec.paramCount);
   spec.layers.forEach((layer, l) => {
-    const { inputs, outputs, weightOffset, biasOffset } = layer;
+    const { inputs, outputs, biasOffset } = layer;
     const w = readMatrix(dir, `W${l + 1}.dat`, outputs, inputs);
     const b = readMatrix(dir, `b${l + 1}.dat`, outputs, 1);
-    for (let o = 0; o < outputs; o++) {
-      for (let i = 0; i < inputs; i++) params[weightOffset + i * outputs + o] = w[o * inputs + i];
-      params[biasOffset + o] = b[o];
-    }
+    setWeightsFromOutByIn(layer, w, params);
+    for (let o = 0; o < outputs; o++) params[biasOffset + o] = b[o];
   });
   return { sizes: [...ORIGINAL_SIZES], params };
 }

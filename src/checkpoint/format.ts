@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto';
 import { validateConfig, type TrainConfig } from '../config.js';
 import { UserError } from '../errors.js';
-import { modelSpec, type ModelSpec } from '../model/spec.js';
+import { modelSpec, setWeightsFromOutByIn, weightsOutByIn, type ModelSpec } from '../model/spec.js';
 import { decodeSafetensors, encodeSafetensors, type TensorIn, type TensorOut } from './safetensors.js';
 import type { Checkpoint, RunPosition } from './types.js';
 
@@ -22,12 +22,8 @@ export const MAX_LAYERS = 10_000;
 function layerTensors(spec: ModelSpec, flat: Float32Array, prefix: string): TensorIn[] {
   const tensors: TensorIn[] = [];
   spec.layers.forEach((layer, l) => {
-    const { inputs, outputs, weightOffset, biasOffset } = layer;
-    const weight = new Float32Array(inputs * outputs);
-    for (let i = 0; i < inputs; i++) {
-      for (let o = 0; o < outputs; o++) weight[o * inputs + i] = flat[weightOffset + i * outputs + o];
-    }
-    tensors.push({ name: weightName(prefix, l), dtype: 'F32', shape: [outputs, inputs], data: weight });
+    const { inputs, outputs, biasOffset } = layer;
+    tensors.push({ name: weightName(prefix, l), dtype: 'F32', shape: [outputs, inputs], data: weightsOutByIn(layer, flat) });
     tensors.push({ name: biasName(prefix, l), dtype: 'F32', shape: [outputs], data: flat.slice(biasOffset, biasOffset + outputs) });
   });
   return tensors;
@@ -203,12 +199,9 @@ function readLayers(spec: ModelSpec, tensors: Map<string, TensorOut>, prefix: st
   }));
   const flat = new Float32Array(spec.paramCount);
   spec.layers.forEach((layer, l) => {
-    const { inputs, outputs, weightOffset, biasOffset } = layer;
     const { weight, bias } = found[l];
-    for (let o = 0; o < outputs; o++) {
-      for (let i = 0; i < inputs; i++) flat[weightOffset + i * outputs + o] = weight[o * inputs + i];
-    }
-    flat.set(bias, biasOffset);
+    setWeightsFromOutByIn(layer, weight, flat);
+    flat.set(bias, layer.biasOffset);
     used.add(weightName(prefix, l)).add(biasName(prefix, l));
   });
   return flat;

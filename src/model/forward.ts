@@ -1,7 +1,7 @@
 // Inference: the forward pass of one dense input, softmax included. Used by predict,
 // evaluate and the web page; training uses the batched kernels in kernels.ts.
 
-import type { ModelSpec } from './spec.js';
+import type { LayerLayout, ModelSpec } from './spec.js';
 
 /** Scratch activations for forward(), one buffer per layer, allocated once. */
 export function forwardScratch(spec: ModelSpec): Float32Array[] {
@@ -25,19 +25,23 @@ export function forward(
   for (let i = 0; i < x0.length; i++) x0[i] = input[i];
   const last = spec.layers.length - 1;
   for (let l = 0; l <= last; l++) {
-    const { inputs, outputs, weightOffset, biasOffset } = spec.layers[l];
-    const x = acts[l];
     const z = acts[l + 1];
-    for (let o = 0; o < outputs; o++) z[o] = params[biasOffset + o];
-    for (let i = 0; i < inputs; i++) {
-      const xi = x[i];
-      if (xi === 0) continue;
-      const row = weightOffset + i * outputs;
-      for (let o = 0; o < outputs; o++) z[o] += xi * params[row + o];
-    }
-    if (l < last) for (let o = 0; o < outputs; o++) if (z[o] < 0) z[o] = 0;
+    affine(params, spec.layers[l], acts[l], z);
+    if (l < last) for (let o = 0; o < z.length; o++) if (z[o] < 0) z[o] = 0;
   }
   return softmax(acts[last + 1], probs);
+}
+
+/** out = bias + x W for one layer (W input-major); zero inputs, such as ReLU's, are skipped. */
+export function affine(params: Float32Array, layer: LayerLayout, x: Float32Array, out: Float32Array): void {
+  const { inputs, outputs, weightOffset, biasOffset } = layer;
+  for (let o = 0; o < outputs; o++) out[o] = params[biasOffset + o];
+  for (let i = 0; i < inputs; i++) {
+    const xi = x[i];
+    if (xi === 0) continue;
+    const row = weightOffset + i * outputs;
+    for (let o = 0; o < outputs; o++) out[o] += xi * params[row + o];
+  }
 }
 
 /** Stable softmax of `logits` into `probs`; returns log-sum-exp of the logits. */

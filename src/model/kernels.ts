@@ -11,7 +11,7 @@
 // scratch region, so it is built by createWasmKernel, not here.
 
 import type { Dataset } from '../data/dataset.js';
-import { softmax } from './forward.js';
+import { affine, argmax, forwardScratch, softmax } from './forward.js';
 import type { ModelSpec } from './spec.js';
 
 /** 'none' does no arithmetic at all: `nnfs bench` times the step machinery alone with it. */
@@ -55,7 +55,7 @@ export const PIXEL_VALUE = Float32Array.from({ length: 256 }, (_, v) => v / 255)
 
 /** Creates a kernel of the given kind with its scratch buffers allocated once. */
 export function createKernel(spec: ModelSpec, name: JsKernelName = 'sparse'): Kernel {
-  const acts = spec.sizes.map((width) => new Float32Array(width));
+  const acts = forwardScratch(spec);
   const deltas = spec.sizes.map((width) => new Float32Array(width));
   const lastLayer = spec.layers.length - 1;
   const classes = spec.sizes[spec.sizes.length - 1];
@@ -85,17 +85,9 @@ export function createKernel(spec: ModelSpec, name: JsKernelName = 'sparse'): Ke
       }
     }
     for (let l = 1; l <= lastLayer; l++) {
-      const { inputs, outputs, weightOffset, biasOffset } = spec.layers[l];
       const x = acts[l];
-      const out = acts[l + 1];
-      for (let i = 0; i < inputs; i++) if (x[i] < 0) x[i] = 0; // ReLU of the layer below
-      for (let o = 0; o < outputs; o++) out[o] = params[biasOffset + o];
-      for (let i = 0; i < inputs; i++) {
-        const xi = x[i];
-        if (xi === 0) continue;
-        const row = weightOffset + i * outputs;
-        for (let o = 0; o < outputs; o++) out[o] += xi * params[row + o];
-      }
+      for (let i = 0; i < x.length; i++) if (x[i] < 0) x[i] = 0; // ReLU of the layer below
+      affine(params, spec.layers[l], x, acts[l + 1]);
     }
     return softmax(acts[lastLayer + 1], probs);
   }
@@ -129,13 +121,8 @@ export function createKernel(spec: ModelSpec, name: JsKernelName = 'sparse'): Ke
           for (let o = 0; o < outputs; o++) s += params[row + o] * delta[o];
           below[i] = s;
         }
-        for (let i = 0; i < inputs; i++) {
-          const xi = x[i];
-          if (xi === 0) continue;
-          const row = weightOffset + i * outputs;
-          for (let o = 0; o < outputs; o++) target[row + o] += sign * Math.fround(xi * delta[o]);
-        }
-      } else if (sparseInput) {
+      }
+      if (l === 0 && sparseInput) {
         const { offsets, entries } = data.sparse;
         for (let e = offsets[sample], end = offsets[sample + 1]; e < end; e++) {
           const entry = entries[e];
@@ -144,7 +131,7 @@ export function createKernel(spec: ModelSpec, name: JsKernelName = 'sparse'): Ke
           for (let o = 0; o < outputs; o++) target[row + o] += sign * Math.fround(xi * delta[o]);
         }
       } else {
-        const x = acts[0];
+        const x = acts[l];
         for (let i = 0; i < inputs; i++) {
           const xi = x[i];
           if (xi === 0) continue;
@@ -184,9 +171,7 @@ export function createKernel(spec: ModelSpec, name: JsKernelName = 'sparse'): Ke
         const lse = forwardSample(params, data, sample);
         const label = data.labels[sample];
         totals[0] += lse - logits[label];
-        let best = 0;
-        for (let c = 1; c < classes; c++) if (logits[c] > logits[best]) best = c;
-        if (best === label) totals[1] += 1;
+        if (argmax(logits) === label) totals[1] += 1;
       }
     },
   };

@@ -21,8 +21,6 @@ export interface ModelSpec {
   layers: LayerLayout[];
   /** Total number of parameters. */
   paramCount: number;
-  /** Widest layer, for scratch buffers. */
-  maxWidth: number;
 }
 
 /** Lays out an MLP with the given sizes (input, hidden..., classes). */
@@ -42,5 +40,23 @@ export function modelSpec(sizes: readonly number[]): ModelSpec {
     offset += outputs;
     layers.push({ inputs, outputs, weightOffset, biasOffset });
   }
-  return { sizes: [...sizes], layers, paramCount: offset, maxWidth: Math.max(...sizes) };
+  return { sizes: [...sizes], layers, paramCount: offset };
+}
+
+/** Copies a layer's weights given out x in (PyTorch's nn.Linear order, as checkpoints hold them) into the engine's input-major `flat`. */
+export function setWeightsFromOutByIn(layer: LayerLayout, outByIn: ArrayLike<number>, flat: Float32Array): void {
+  const { inputs, outputs, weightOffset } = layer;
+  for (let o = 0; o < outputs; o++) {
+    for (let i = 0; i < inputs; i++) flat[weightOffset + i * outputs + o] = outByIn[o * inputs + i];
+  }
+}
+
+/** A layer's weights from the engine's input-major `flat`, out x in. */
+export function weightsOutByIn(layer: LayerLayout, flat: Float32Array): Float32Array {
+  const { inputs, outputs, weightOffset } = layer;
+  const weight = new Float32Array(inputs * outputs);
+  for (let i = 0; i < inputs; i++) {
+    for (let o = 0; o < outputs; o++) weight[o * inputs + i] = flat[weightOffset + i * outputs + o];
+  }
+  return weight;
 }

@@ -4,7 +4,7 @@
 // whole checkpoint (checksum included) before offering it.
 
 import { decodeSafetensors, type TensorOut } from '../checkpoint/safetensors.js';
-import { modelSpec, type ModelSpec } from '../model/spec.js';
+import { modelSpec, setWeightsFromOutByIn, type ModelSpec } from '../model/spec.js';
 
 /** format.ts's FORMAT_NAME, repeated here to keep node:crypto out of the bundle; a test holds them equal. */
 export const NNFS_FORMAT = 'nnfs-checkpoint';
@@ -42,12 +42,9 @@ export function decodeWebModel(bytes: Uint8Array): WebModel {
   }
   const spec = modelSpec(sizes as number[]);
   const params = new Float32Array(spec.paramCount);
-  spec.layers.forEach(({ inputs, outputs, weightOffset, biasOffset }, l) => {
-    // On disk W is out x in (PyTorch's nn.Linear); the engine walks it input-major.
-    const w = tensor(tensors, `layers.${l}.weight`, [outputs, inputs]);
-    for (let o = 0; o < outputs; o++) {
-      for (let i = 0; i < inputs; i++) params[weightOffset + i * outputs + o] = w[o * inputs + i];
-    }
+  spec.layers.forEach((layer, l) => {
+    const { inputs, outputs, biasOffset } = layer;
+    setWeightsFromOutByIn(layer, tensor(tensors, `layers.${l}.weight`, [outputs, inputs]), params);
     params.set(tensor(tensors, `layers.${l}.bias`, [outputs]), biasOffset);
   });
   const epoch = Number(metadata.epoch);
