@@ -1,7 +1,7 @@
 // Throughput at each thread count for the recipes bench reports, and what a step costs
 // with no arithmetic at all (the synchronisation alone).
 
-import { DEFAULTS, type TrainConfig } from '../src/config.js';
+import { DEFAULTS, layerSizes, type TrainConfig } from '../src/config.js';
 import type { Mnist } from '../src/data/mnist.js';
 import { modelSpec } from '../src/model/spec.js';
 import { Coordinator } from '../src/train/coordinator.js';
@@ -56,7 +56,7 @@ export async function measureSync(data: Mnist, threadCounts: number[], windows: 
   for (const threads of threadCounts) {
     const config = { ...DEFAULTS, batchSize: 64 };
     const r = await measureThroughput({ config, data, threads, kernel: 'none', windowSamples: 30_000, windows });
-    const spec = modelSpec([data.train.inputSize, ...config.hidden, data.train.classes]);
+    const spec = modelSpec(layerSizes(config, data.train.inputSize, data.train.classes));
     const coordinator = new Coordinator(spec, config, data, threads, { kernel: 'none' });
     try {
       await coordinator.measureDispatchPerStep(200); // warm-up

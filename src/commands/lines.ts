@@ -2,13 +2,13 @@
 // vertical lines — trained on the same coordinator, kernels and optimiser as MNIST runs.
 
 import type { Argv } from 'yargs';
-import { DEFAULTS, ORIGINAL_RECIPE, validateConfig, type TrainConfig } from '../config.js';
+import { DEFAULTS, layerSizes, ORIGINAL_RECIPE, validateConfig, type TrainConfig } from '../config.js';
 import { generateLines } from '../data/lines.js';
 import { initParams } from '../model/init.js';
 import { modelSpec } from '../model/spec.js';
 import { Coordinator } from '../train/coordinator.js';
 import { threadsToRun } from '../train/pool.js';
-import { integer, jsonOption } from './flags.js';
+import { integer, jsonOption, MAX_THREADS } from './flags.js';
 
 export const command = 'lines';
 export const describe = "the original's toy: tell horizontal from vertical lines in 16x16 images (256-16-2, per-sample SGD)";
@@ -21,7 +21,7 @@ export function builder(yargs: Argv) {
     .option('train', { type: 'string', requiresArg: true, describe: 'generated training images', default: '1500', coerce: integer('train', 1, 10_000_000) })
     .option('test', { type: 'string', requiresArg: true, describe: 'generated test images', default: '10000', coerce: integer('test', 1, 10_000_000) })
     .option('seed', { type: 'string', requiresArg: true, describe: 'seed for the images and the initial weights', default: '1', coerce: integer('seed', 0, 0xffffffff) })
-    .option('threads', { type: 'string', requiresArg: true, describe: 'worker threads (one sample per step leaves little to share)', default: '1', coerce: integer('threads', 1, 256) })
+    .option('threads', { type: 'string', requiresArg: true, describe: 'worker threads (one sample per step leaves little to share)', default: '1', coerce: integer('threads', 1, MAX_THREADS) })
     .option('json', jsonOption)
     .example('$0 lines', 'before: about half right; after one pass over 1,500 images: all right');
 }
@@ -52,7 +52,7 @@ export async function handler(args: LinesArgs): Promise<void> {
   const train = generateLines(args.train, args.seed);
   // Another seed, so the test images are drawn independently of the training images.
   const test = generateLines(args.test, (args.seed + 1) >>> 0);
-  const spec = modelSpec([train.inputSize, ...config.hidden, train.classes]);
+  const spec = modelSpec(layerSizes(config, train.inputSize, train.classes));
   const coordinator = new Coordinator(spec, config, { train, test }, threadsToRun(args.threads));
   try {
     const { run, geometry } = coordinator;

@@ -4,7 +4,7 @@ import { statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Argv } from 'yargs';
 import { loadCheckpoint } from '../checkpoint/store.js';
-import { validateConfig } from '../config.js';
+import { layerSizes, validateConfig } from '../config.js';
 import { UserError } from '../errors.js';
 import { loadMnist } from '../data/mnist.js';
 import { optimizerStateNames } from '../train/optimizer.js';
@@ -57,7 +57,7 @@ export async function handler(args: ResumeArgs): Promise<void> {
     if (data.fingerprint !== checkpoint.dataFingerprint) {
       throw new UserError(`${args.checkpoint} was trained on other data than ${data.dir} (data fingerprints differ); pass the run's data with --data.`);
     }
-    const sizes = [data.train.inputSize, ...config.hidden, data.train.classes];
+    const sizes = layerSizes(config, data.train.inputSize, data.train.classes);
     if (sizes.join(',') !== checkpoint.sizes.join(',')) {
       throw new UserError(`${args.checkpoint} is a ${checkpoint.sizes.join('-')} model but the data needs ${sizes.join('-')}.`);
     }

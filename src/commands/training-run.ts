@@ -5,7 +5,7 @@ import { availableParallelism } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { assertWritable, LAST_NAME } from '../checkpoint/store.js';
 import type { Checkpoint } from '../checkpoint/types.js';
-import type { TrainConfig } from '../config.js';
+import { layerSizes, type TrainConfig } from '../config.js';
 import { UserError } from '../errors.js';
 import type { Mnist } from '../data/mnist.js';
 import { describeThreads } from './flags.js';
@@ -55,7 +55,7 @@ export async function runTraining(options: TrainingRunOptions): Promise<number> 
     await pool.destroy();
     throw error;
   }
-  const sizes = [data.train.inputSize, ...config.hidden, data.train.classes].join('-');
+  const sizes = layerSizes(config, data.train.inputSize, data.train.classes).join('-');
   const verb = options.resume ? `resuming epoch ${options.resume.position.epoch + 1}${options.resume.position.step ? ` at step ${options.resume.position.step}` : ''} of` : 'training';
   info(options, `${verb} ${sizes} (${config.optimizer}, lr ${config.lr}, batch ${config.batchSize}) on ${data.train.count} images with ${describeThreads(options.threads)} -> ${outDir}`);
 

@@ -38,13 +38,8 @@ export class RunFailure extends Error {
   }
 }
 
-/**
- * The same default as `train --kernel`, so `resume` (which has no --kernel) goes on with
- * the kernel a default run was trained with: kernels differ in their last bits.
- */
-export const DEFAULT_KERNEL: KernelName = 'wasm';
-
 export interface CoordinatorOptions {
+  /** Instead of config.kernel: `nnfs bench` times the protocol alone with 'none'. */
   kernel?: KernelName;
   /** A pool of exactly `threads` workers started earlier (their start-up overlaps data loading); else one is made. */
   pool?: Piscina;
@@ -62,7 +57,7 @@ export class Coordinator {
     readonly threads: number,
     options: CoordinatorOptions = {},
   ) {
-    const kernel = options.kernel ?? DEFAULT_KERNEL;
+    const kernel = options.kernel ?? config.kernel;
     const geometry = stepGeometry(config, data.train.count);
     const cores = availableParallelism();
     const state: Record<string, Float32Array> = {};

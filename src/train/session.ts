@@ -69,7 +69,7 @@ export class Session {
   constructor(private readonly options: SessionOptions) {
     const { config, data, threads } = options;
     this.spec = modelSpec(layerSizes(config, data.train.inputSize, data.train.classes));
-    this.coordinator = new Coordinator(this.spec, config, data, threads, { kernel: config.kernel, pool: options.pool });
+    this.coordinator = new Coordinator(this.spec, config, data, threads, { pool: options.pool });
     const { run } = this.coordinator;
     if (options.resume) {
       run.params.set(options.resume.params);
