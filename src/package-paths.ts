@@ -5,21 +5,37 @@ import { existsSync, readFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-/** The folder holding nnfs's package.json, found by walking up from this module (src/ under vitest, dist/src/ or dist/bin/ when built). */
-export function packageRoot(): string {
+interface Manifest {
+  name?: string;
+  version: string;
+}
+
+let found: { root: string; manifest: Manifest } | undefined;
+
+/** nnfs's package.json and its folder, found once by walking up from this module. */
+function packageManifest(): { root: string; manifest: Manifest } {
+  if (found) return found;
   let dir = dirname(fileURLToPath(import.meta.url));
   for (;;) {
-    const manifest = join(dir, 'package.json');
-    if (existsSync(manifest) && (JSON.parse(readFileSync(manifest, 'utf8')) as { name?: string }).name === 'nnfs') return dir;
+    const file = join(dir, 'package.json');
+    if (existsSync(file)) {
+      const manifest = JSON.parse(readFileSync(file, 'utf8')) as Manifest;
+      if (manifest.name === 'nnfs') return (found = { root: dir, manifest });
+    }
     const parent = dirname(dir);
     if (parent === dir) throw new Error(`cannot find the nnfs package root above ${fileURLToPath(import.meta.url)}`);
     dir = parent;
   }
 }
 
+/** The folder holding nnfs's package.json (src/ under vitest, dist/src/ or dist/bin/ when built). */
+export function packageRoot(): string {
+  return packageManifest().root;
+}
+
 /** nnfs's version, from its package.json (yargs, bundled, would look beside the working folder). */
 export function packageVersion(): string {
-  return (JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version: string }).version;
+  return packageManifest().manifest.version;
 }
 
 /** The bundled command line that `npx nnfs` runs (package.json's bin). */

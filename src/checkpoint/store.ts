@@ -140,33 +140,10 @@ async function updateLast(dir: string, finalPath: string, bytes: Uint8Array): Pr
 }
 
 /**
- * Saves `c` as dir/fileName and makes dir/last.safetensors the same content. A crash at
- * any instant leaves both the previous checkpoint and last.safetensors whole. Returns the path.
+ * Writes `bytes` as exactly `file`: temp file, fsync, rename, then `afterRename`, then fsync
+ * the folder. A crash at any instant leaves whatever `file` held before whole.
  */
-export async function saveCheckpoint(dir: string, fileName: string, c: Checkpoint): Promise<string> {
-  const bytes = encodeCheckpoint(c);
-  const finalPath = path.join(dir, fileName);
-  let temp: string | undefined;
-  try {
-    makeFolder(dir);
-    temp = await writeTemp(dir, fileName, bytes);
-    await fs.rename(temp, finalPath);
-    temp = undefined;
-    if (fileName !== LAST_NAME) await updateLast(dir, finalPath, bytes);
-    await syncDir(dir);
-  } catch (e) {
-    if (temp !== undefined) await fs.rm(temp, { force: true }).catch(() => undefined);
-    throw new UserError(`cannot save checkpoint ${finalPath}: ${describeFsError(e)}.`, { cause: e });
-  }
-  return finalPath;
-}
-
-/**
- * Saves `c` as exactly `file` (temp file, fsync, rename, fsync the folder), touching no
- * other file: for checkpoints that belong to no run folder, such as imported weights.
- */
-export async function writeCheckpointFile(file: string, c: Checkpoint): Promise<string> {
-  const bytes = encodeCheckpoint(c);
+async function writeAtomically(file: string, bytes: Uint8Array, afterRename?: () => Promise<void>): Promise<string> {
   const dir = path.dirname(file);
   let temp: string | undefined;
   try {
@@ -174,12 +151,31 @@ export async function writeCheckpointFile(file: string, c: Checkpoint): Promise<
     temp = await writeTemp(dir, path.basename(file), bytes);
     await fs.rename(temp, file);
     temp = undefined;
+    await afterRename?.();
     await syncDir(dir);
   } catch (e) {
     if (temp !== undefined) await fs.rm(temp, { force: true }).catch(() => undefined);
     throw new UserError(`cannot save checkpoint ${file}: ${describeFsError(e)}.`, { cause: e });
   }
   return file;
+}
+
+/**
+ * Saves `c` as dir/fileName and makes dir/last.safetensors the same content. A crash at
+ * any instant leaves both the previous checkpoint and last.safetensors whole. Returns the path.
+ */
+export async function saveCheckpoint(dir: string, fileName: string, c: Checkpoint): Promise<string> {
+  const bytes = encodeCheckpoint(c);
+  const finalPath = path.join(dir, fileName);
+  return writeAtomically(finalPath, bytes, fileName === LAST_NAME ? undefined : () => updateLast(dir, finalPath, bytes));
+}
+
+/**
+ * Saves `c` as exactly `file`, touching no other file: for checkpoints that belong to no
+ * run folder, such as imported weights.
+ */
+export async function writeCheckpointFile(file: string, c: Checkpoint): Promise<string> {
+  return writeAtomically(file, encodeCheckpoint(c));
 }
 
 /** Loads a checkpoint file, or dir/last.safetensors when given a folder. */
@@ -191,18 +187,21 @@ export async function loadCheckpoint(file: string): Promise<Checkpoint> {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new UserError(`no checkpoint at ${file}; train one with \`nnfs train\`.`);
     throw new UserError(`cannot read ${file}: ${describeFsError(e)}.`);
   }
-  let bytes: Uint8Array;
+  return decodeCheckpoint(await readCheckpointBytes(target), target);
+}
+
+/** The bytes of the checkpoint file `file`, or one sentence saying why they cannot be read. */
+export async function readCheckpointBytes(file: string): Promise<Uint8Array> {
   try {
     // Only a regular file: a device such as /dev/zero never ends, and a pipe may never open.
-    const stat = await fs.stat(target);
-    if (!stat.isFile() && !stat.isDirectory()) throw new UserError(`cannot read ${target}: it is not a regular file.`);
-    bytes = await fs.readFile(target);
+    const stat = await fs.stat(file);
+    if (!stat.isFile() && !stat.isDirectory()) throw new UserError(`cannot read ${file}: it is not a regular file.`);
+    return await fs.readFile(file);
   } catch (e) {
     if (e instanceof UserError) throw e;
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new UserError(`no checkpoint at ${target}; train one with \`nnfs train\`.`);
-    throw new UserError(`cannot read ${target}: ${describeFsError(e)}.`);
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new UserError(`no checkpoint at ${file}; train one with \`nnfs train\`.`);
+    throw new UserError(`cannot read ${file}: ${describeFsError(e)}.`);
   }
-  return decodeCheckpoint(bytes, target);
 }
 
 /** Numbered checkpoints in `dir`, oldest first by (epoch, step); [] when the folder does not exist. */

@@ -3,20 +3,7 @@
 
 import { type Dataset } from '../data/dataset.js';
 import { defaultMnistDir, loadSplit } from '../data/mnist.js';
-
-export interface TestSample {
-  /** Position in the test set, so a reader can look the digit up. */
-  index: number;
-  label: number;
-  /** rows * cols intensities 0-255, row-major, as in the IDX file. */
-  pixels: number[];
-}
-
-export interface SamplesFile {
-  rows: number;
-  cols: number;
-  samples: TestSample[];
-}
+import type { SamplesFile } from './page/api.js';
 
 /** Samples per request: enough to show a mistake or two at ~93% accuracy, few enough to scan. */
 export const SAMPLE_COUNT = 24;

@@ -4,7 +4,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { UserError } from '../errors.js';
-import type { Reply, Site } from './site.js';
+import { text, type Reply, type Site } from './site.js';
 
 /**
  * Same-origin only: scripts, styles, the worker and fetches come from this server; no
@@ -38,17 +38,15 @@ function send(req: IncomingMessage, res: ServerResponse, reply: Reply, extra: Re
   res.end(req.method === 'HEAD' ? undefined : body);
 }
 
-const plain = (status: number, body: string): Reply => ({ status, type: 'text/plain; charset=utf-8', body, noStore: true });
-
 async function handle(site: Site, req: IncomingMessage, res: ServerResponse): Promise<void> {
   if (req.method !== 'GET' && req.method !== 'HEAD') {
-    send(req, res, plain(405, 'nnfs serve is read-only: only GET and HEAD are allowed.\n'), { Allow: 'GET, HEAD' });
+    send(req, res, text(405, 'nnfs serve is read-only: only GET and HEAD are allowed.\n'), { Allow: 'GET, HEAD' });
     return;
   }
   const path = requestPath(req);
   const route = path === undefined ? undefined : site.routes.get(path);
   if (!route) {
-    send(req, res, plain(404, 'not found\n'));
+    send(req, res, text(404, 'not found\n'));
     return;
   }
   send(req, res, await route());
@@ -83,7 +81,7 @@ export function startServer(site: Site, host: string, port: number): Promise<Lis
     handle(site, req, res).catch((error: unknown) => {
       // A route failing is a bug or a file vanishing mid-read; answer, and keep serving.
       process.stderr.write(`nnfs: error serving ${req.url}: ${error instanceof Error ? error.message : String(error)}\n`);
-      if (!res.headersSent) send(req, res, plain(500, 'internal error\n'));
+      if (!res.headersSent) send(req, res, text(500, 'internal error\n'));
       else res.destroy();
     });
   });

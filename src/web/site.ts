@@ -4,7 +4,8 @@
 
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
-import { LAST_NAME, loadCheckpoint } from '../checkpoint/store.js';
+import { decodeCheckpoint } from '../checkpoint/format.js';
+import { LAST_NAME, readCheckpointBytes } from '../checkpoint/store.js';
 import type { Dataset } from '../data/dataset.js';
 import { UserError } from '../errors.js';
 import { metricsFileFor } from '../package-paths.js';
@@ -48,7 +49,8 @@ export interface Site {
   routes: Map<string, Route>;
 }
 
-const text = (status: number, body: string): Reply => ({ status, type: 'text/plain; charset=utf-8', body, noStore: true });
+/** A short plain-text reply that is never cached. */
+export const text = (status: number, body: string): Reply => ({ status, type: 'text/plain; charset=utf-8', body, noStore: true });
 
 /** A folder means its last.safetensors, as loadCheckpoint reads it. */
 async function resolveCheckpoint(path: string): Promise<string> {
@@ -59,12 +61,13 @@ async function resolveCheckpoint(path: string): Promise<string> {
 /** Validates the checkpoint fully (format, checksum, shapes) and returns its bytes, or the one-sentence reason it cannot be used. */
 async function loadModelBytes(file: string): Promise<{ bytes: Uint8Array } | { error: string }> {
   try {
-    const checkpoint = await loadCheckpoint(file);
-    const { sizes } = checkpoint;
+    // The bytes checked are the bytes served, even if a run replaces the file meanwhile.
+    const bytes = await readCheckpointBytes(file);
+    const { sizes } = decodeCheckpoint(bytes, file);
     if (sizes[0] !== MNIST_SIZES.inputs || sizes[sizes.length - 1] !== MNIST_SIZES.classes) {
       throw new UserError(`${file} is a ${sizes.join('-')} model; the page needs an MNIST model (784 inputs, 10 classes).`);
     }
-    return { bytes: await fs.readFile(file) };
+    return { bytes };
   } catch (e) {
     if (e instanceof UserError) return { error: e.message };
     throw e;

@@ -61,7 +61,7 @@
             (if (local.get $mask) (then
               ;; entry = (pixel index << 8) | value, for the four pixels of each group
               (local.set $idx (i32x4.splat (i32.shl (local.get $p) (i32.const 8))))
-            (local.set $nib (i32.and (i32.shr_u (local.get $mask) (i32.const 0)) (i32.const 15)))
+            (local.set $nib (i32.and (local.get $mask) (i32.const 15)))
             (v128.store (i32.add (local.get $entries) (i32.shl (local.get $at) (i32.const 2)))
               (i8x16.swizzle
                 (v128.or

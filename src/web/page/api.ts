@@ -1,5 +1,20 @@
-// The inference worker's interface, declared once: main.ts calls it through comlink,
-// inference.worker.ts implements it. Types only, so either side can import it.
+// The page's types, declared once: the inference worker's interface (main.ts calls it
+// through comlink, inference.worker.ts implements it) and the test digits the server
+// sends (web/samples.ts). Types only, so the page and the server can both import them.
+
+export interface TestSample {
+  /** Position in the test set, so a reader can look the digit up. */
+  index: number;
+  label: number;
+  /** rows * cols intensities 0-255, row-major, as in the IDX file. */
+  pixels: number[];
+}
+
+export interface SamplesFile {
+  rows: number;
+  cols: number;
+  samples: TestSample[];
+}
 
 export interface ModelInfo {
   /** Layer sizes, input to output, e.g. [784, 16, 10]. */

@@ -3,13 +3,7 @@
 // `evaluate` does, since they are already MNIST-shaped.
 
 import { argmax } from '../../model/forward.js';
-import type { InferenceApi } from './api.js';
-
-interface SamplesFile {
-  rows: number;
-  cols: number;
-  samples: { index: number; label: number; pixels: number[] }[];
-}
+import type { InferenceApi, SamplesFile } from './api.js';
 
 function digitCanvas(pixels: number[], rows: number, cols: number): HTMLCanvasElement {
   const canvas = document.createElement('canvas');
