@@ -12,7 +12,10 @@ import { wasmScratchFloats } from '../model/wasm/scratch-layout.js';
 import { sharedFloat32, sharedFloat64, sharedInt32, sharedMemory } from '../shared-memory.js';
 import { optimizerStateNames } from './optimizer.js';
 import { createPool } from './pool.js';
-import { Control, Failure, PHASE_A, PHASE_SHIFT, stepGeometry, type EvaluateResult, type SharedRun, type StepGeometry } from './protocol.js';
+import {
+  Control, controlLength, Failure, PHASE_A, PHASE_SHIFT, setTickets, stepGeometry, taskGeometry,
+  type EvaluateResult, type SharedRun, type StepGeometry,
+} from './protocol.js';
 
 /**
  * How long an idle training thread polls before sleeping: about as long as a microbatch
@@ -63,6 +66,9 @@ export class Coordinator {
     const state: Record<string, Float32Array> = {};
     for (const name of optimizerStateNames(config.optimizer)) state[name] = sharedFloat32(spec.paramCount);
     this.geometry = geometry;
+    // No more than a step has microbatches either: beyond that, extra threads only wait
+    // through phase A and crowd the short update phase (16 cores, batch 64: 4 threads beat 16).
+    const participants = Math.max(1, Math.min(threads, cores, geometry.microbatchesPerStep));
     this.run = {
       runId: randomUUID(),
       memory: sharedMemory(),
@@ -76,14 +82,13 @@ export class Coordinator {
       grads: sharedFloat32(geometry.fused ? 1 : geometry.microbatchesPerStep * spec.paramCount),
       order: sharedInt32(data.train.count),
       losses: sharedFloat64(geometry.stepsPerEpoch * geometry.microbatchesPerStep),
-      control: sharedInt32(Control.LENGTH),
+      control: sharedInt32(controlLength(participants)),
       // Every worker that builds a context (training or evaluating) claims one region, and
       // the pool has exactly `threads` workers.
       scratch: sharedFloat32(kernel === 'wasm' ? threads * wasmScratchFloats(spec) : 0),
-      // No more than a step has microbatches either: beyond that, extra threads only wait
-      // through phase A and crowd the short update phase (16 cores, batch 64: 4 threads beat 16).
-      participants: Math.max(1, Math.min(threads, cores, geometry.microbatchesPerStep)),
+      participants,
       spin: SPIN_ITERATIONS,
+      reduced: sharedFloat32(threads * taskGeometry(geometry, participants, spec.paramCount).reducedFloats),
     };
     this.pool = options.pool ?? createPool(threads);
   }
@@ -102,7 +107,7 @@ export class Coordinator {
     Atomics.store(c, Control.T_BASE, stepsBeforeEpoch);
     Atomics.store(c, Control.EPOCH, epoch);
     Atomics.store(c, Control.OPEN_TO_ALL, 0);
-    Atomics.store(c, Control.TICKET, PHASE_A << PHASE_SHIFT);
+    setTickets(c, this.run.participants, PHASE_A << PHASE_SHIFT);
     Atomics.add(c, Control.SEQ, 1);
     for (;;) {
       await this.settle(Array.from({ length: this.threads }, () => this.pool.run({ kind: 'train', run: this.run })));

@@ -4,6 +4,7 @@
 import type { TrainConfig } from '../config.js';
 import type { Dataset } from '../data/dataset.js';
 import type { KernelName } from '../model/kernels.js';
+import { leavesPerTask, levelsFor } from './reduction-tree.js';
 
 /** Everything a worker needs for one training run; typed arrays are views of one shared memory. */
 export interface SharedRun {
@@ -19,7 +20,10 @@ export interface SharedRun {
   params: Float32Array;
   /** Optimiser state vectors by name, each paramCount long. */
   state: Record<string, Float32Array>;
-  /** One gradient slot of paramCount floats per microbatch of a step, back to back. */
+  /**
+   * One gradient slot of paramCount floats per microbatch of a step, back to back; a task's
+   * pending subtree sums reuse its microbatches' slots (reduction-tree.ts).
+   */
   grads: Float32Array;
   /** The epoch's sample order: a permutation of the training set, a pure function of (seed, epoch). */
   order: Int32Array;
@@ -44,45 +48,67 @@ export interface SharedRun {
   participants: number;
   /** Spin iterations on SEQ before sleeping: participants each have a core, so a short spin pays. */
   spin: number;
+  /**
+   * Each thread's own buffer for phase B (paramCount floats for the summed gradient, then
+   * UPDATE_CHUNK floats per level of reduction-tree.ts sumTasks), at seat * its length.
+   */
+  reduced: Float32Array;
 }
 
 /** Int32 slots per 64-byte cache line: fields written by different threads sit on lines of their own. */
 const LINE = 16;
 
 /**
- * Indices into SharedRun.control. The three fields every claim writes (TICKET, DONE) or
+ * Indices into SharedRun.control. The fields every claim writes (a range's ticket, DONE) or
  * spinners poll (SEQ) each have a cache line to themselves, so a thread spinning on SEQ
  * does not slow down the atomic adds of the thread at work; the rest change rarely.
  */
 export const Control = {
-  /** Work tickets: (phase << PHASE_SHIFT) | index, claimed with Atomics.add. */
-  TICKET: 0,
   /** Bumped at every phase change; idle threads sleep on it. */
-  SEQ: LINE,
+  SEQ: 0,
   /** Items finished in the current phase. */
-  DONE: 2 * LINE,
+  DONE: LINE,
   /** Current step within the epoch. */
-  STEP: 3 * LINE,
+  STEP: 2 * LINE,
   /** The step at which this segment ends (exclusive). */
-  STEP_END: 3 * LINE + 1,
+  STEP_END: 2 * LINE + 1,
   /** Set by the coordinator: finish the current step, then end the segment. */
-  STOP: 3 * LINE + 2,
+  STOP: 2 * LINE + 2,
   /** Non-zero when the run must end: see Failure. */
-  FAILED: 3 * LINE + 3,
+  FAILED: 2 * LINE + 3,
   /** Optimiser steps taken before step 0 of this epoch (Adam's t = T_BASE + STEP + 1). */
-  T_BASE: 3 * LINE + 4,
+  T_BASE: 2 * LINE + 4,
   /** The step whose loss diverged (NaN, infinite or over 1e6), when FAILED is Failure.DIVERGED. */
-  FAILED_STEP: 3 * LINE + 5,
+  FAILED_STEP: 2 * LINE + 5,
   /** Scratch regions claimed so far (Atomics.add): each thread that builds a 'wasm' kernel takes the next. */
-  SCRATCH_CLAIM: 3 * LINE + 6,
+  SCRATCH_CLAIM: 2 * LINE + 6,
   /** The epoch (0-based) being trained: it sets the learning rate. */
-  EPOCH: 3 * LINE + 7,
+  EPOCH: 2 * LINE + 7,
   /** Seats claimed so far (Atomics.add), one per thread per run: seats below run.participants train. */
-  SEATS: 3 * LINE + 8,
+  SEATS: 2 * LINE + 8,
   /** Set by the coordinator when no seated thread took part in a segment: then every thread may. */
-  OPEN_TO_ALL: 3 * LINE + 9,
-  LENGTH: 4 * LINE,
+  OPEN_TO_ALL: 2 * LINE + 9,
+  /**
+   * Work tickets, one line per range of a phase's items (see ranges below):
+   * (phase << PHASE_SHIFT) | index within the range, claimed with Atomics.add.
+   */
+  TICKETS: 3 * LINE,
 } as const;
+
+/** The ticket field of range `range`. */
+export function ticketField(range: number): number {
+  return Control.TICKETS + range * LINE;
+}
+
+/** Length of the control block of a run with `ranges` ticket ranges (one per training thread). */
+export function controlLength(ranges: number): number {
+  return ticketField(ranges);
+}
+
+/** Sets every range's ticket: to `phase << PHASE_SHIFT` to open a phase, to CLOSED_TICKET to close the segment. */
+export function setTickets(control: Int32Array, ranges: number, ticket: number): void {
+  for (let r = 0; r < ranges; r++) Atomics.store(control, ticketField(r), ticket);
+}
 
 export const Failure = { NONE: 0, WORKER: 1, DIVERGED: 2 } as const;
 
@@ -95,6 +121,19 @@ export const CLOSED_TICKET = (PHASE_B << PHASE_SHIFT) | ((1 << PHASE_SHIFT) - 1 
 
 /** Parameters per reduce-and-update work item. */
 export const UPDATE_CHUNK = 1024;
+
+/**
+ * A phase's items are cut into one range per training thread, `perRange` items each (the
+ * last ranges may hold fewer or none), each range with its own ticket. A thread claims
+ * from its own range first and takes from the others only when it is used up, so the
+ * same thread computes the same task and updates the same parameters step after step,
+ * and their cache lines stay on its core. perRange is fixed for the run: a range never
+ * holds more items than at the previous step, so a ticket left over from a finished
+ * phase can never pass for a piece of a later one.
+ */
+export function rangeItems(range: number, perRange: number, items: number): number {
+  return Math.max(0, Math.min(perRange, items - range * perRange));
+}
 
 export type WorkerTask =
   | { kind: 'train'; run: SharedRun }
@@ -132,4 +171,28 @@ export function stepRange(g: StepGeometry, step: number): { first: number; end: 
 export function microbatchesIn(g: StepGeometry, step: number): number {
   const { first, end } = stepRange(g, step);
   return Math.ceil((end - first) / g.microbatch);
+}
+
+/** How a run's steps are shared out among `participants` training threads (see step-loop.ts). */
+export function taskGeometry(g: StepGeometry, participants: number, paramCount: number) {
+  const perTask = leavesPerTask(g.microbatchesPerStep, participants);
+  const tasks = Math.ceil(g.microbatchesPerStep / perTask);
+  const chunks = Math.ceil(paramCount / UPDATE_CHUNK);
+  // A summed gradient and sumTasks' scratch levels, in whole cache lines (16 floats).
+  const reducedFloats = tasks < 2 ? 0 : Math.ceil((paramCount + levelsFor(tasks) * UPDATE_CHUNK) / 16) * 16;
+  return {
+    leavesPerTask: perTask,
+    tasksPerRange: Math.ceil(tasks / participants),
+    chunks,
+    chunksPerRange: Math.ceil(chunks / participants),
+    /** Floats of SharedRun.reduced per thread: none when a step is a single task. */
+    reducedFloats,
+  };
+}
+
+export type TaskGeometry = ReturnType<typeof taskGeometry>;
+
+/** Tasks in a step. */
+export function tasksIn(g: StepGeometry, t: TaskGeometry, step: number): number {
+  return Math.ceil(microbatchesIn(g, step) / t.leavesPerTask);
 }

@@ -1,20 +1,25 @@
 // The loop every worker thread runs during a training segment. Whoever is running does
-// the work: each step's pieces are claimed from a shared counter, so a thread that was
+// the work: each step's pieces are claimed from shared counters, so a thread that was
 // descheduled never holds the others up by being absent, only by a piece it claimed.
 //
-// A step has two phases. Phase A: microbatch i's gradient goes to gradient slot i.
-// Phase B: parameter chunks are reduced over the slots in slot order and updated.
-// Which thread computes what changes from run to run; the microbatch -> slot mapping and
-// the reduction order do not, so the weights are bit-identical for any thread count.
+// A step has two phases. Phase A: tasks, each an aligned run of microbatches whose
+// gradients the claiming thread computes and adds up in its own slots (reduction-tree.ts).
+// Phase B: parameter chunks; the tasks' sums are added over the rest of the tree and the
+// optimiser updates the chunk. Each phase's items are cut into one range per training
+// thread, and a thread claims from its own range first (protocol.ts rangeItems), so its
+// slots and its chunks' optimiser state stay in its core's cache from step to step.
+// Which thread computes what may change; the tree does not, so the weights are
+// bit-identical for any thread count.
 //
 // Why it cannot race or deadlock:
-//  - A ticket is (phase, index); Atomics.add hands every index out once. An index below
-//    the phase's item count is a real piece of the current step: the phase cannot end
-//    before that piece is done, so STEP read after claiming is the ticket's step.
-//    An index at or past the count is a failed claim; counts never grow from one step to
-//    the next (only an epoch's last step is short), so it is never mistaken for work.
+//  - A ticket is (phase, index within a range); Atomics.add hands every index out once.
+//    An index below the range's item count is a real piece of the current step: the
+//    phase cannot end before that piece is done, so STEP read after claiming is the
+//    ticket's step. An index at or past the count is a failed claim; a range's count never
+//    grows from one step to the next (only an epoch's last step is short), so it is never
+//    mistaken for work.
 //  - Only the thread that finishes a phase's last piece (DONE reaches the item count)
-//    moves on: it resets DONE, publishes the next phase's ticket, then bumps SEQ.
+//    moves on: it resets DONE, publishes the next phase's tickets, then bumps SEQ.
 //    Nothing else writes those fields during a segment, so there is exactly one mover.
 //  - An idle thread reads SEQ before claiming and sleeps only while SEQ still holds that
 //    value, so a phase change between its claim and its sleep cannot be missed
@@ -22,23 +27,26 @@
 //  - The mover itself keeps claiming, so work proceeds even when it wakes nobody;
 //    sleepers use a timeout and re-check FAILED, so a dead worker cannot hang the rest.
 //  - Only threads with a seat below run.participants train. Any one of them can finish a
-//    segment alone, so absent seat-holders slow it down but cannot stall it; and if no
-//    seat-holder got a task at all, the coordinator sees the segment unfinished and runs
-//    it again open to every thread (Control.OPEN_TO_ALL).
+//    segment alone (it takes from every range once its own is used up), so absent
+//    seat-holders slow it down but cannot stall it; and if no seat-holder got a task at
+//    all, the coordinator sees the segment unfinished and runs it again open to every
+//    thread (Control.OPEN_TO_ALL).
 //  - The original recipe's loop (runFusedSegment) runs on the one thread holding the
 //    segment's only first-phase ticket; the others can claim nothing and wait for it.
 
 import { createKernel, NULL_KERNEL, type Kernel } from '../model/kernels.js';
 import { modelSpec, type ModelSpec } from '../model/spec.js';
 import { createWasmKernel, wasmScratchFloats } from '../model/wasm/wasm-kernel.js';
-import { createWasmUpdate } from '../model/wasm/wasm-update.js';
+import { createWasmAdder, createWasmUpdate, createWasmWarm } from '../model/wasm/wasm-update.js';
 import { INJECTED_FAULT, maybeFail } from './fault.js';
 import { learningRate } from './schedule.js';
 import { reduceAndUpdate, type UpdateArgs } from './optimizer.js';
 import {
   CLOSED_TICKET, Control, Failure, PHASE_A, PHASE_B, PHASE_SHIFT, UPDATE_CHUNK,
-  microbatchesIn, stepGeometry, stepRange, type SharedRun, type StepGeometry,
+  microbatchesIn, rangeItems, setTickets, stepGeometry, stepRange, taskGeometry, tasksIn, ticketField,
+  type SharedRun, type StepGeometry, type TaskGeometry,
 } from './protocol.js';
+import { jsAdder, NO_ADDER, runTask, sumTasks, type Adder } from './reduction-tree.js';
 
 /**
  * A mean cross-entropy above this (a probability of e^-1e6 for the true class) is divergence,
@@ -57,10 +65,24 @@ interface ThreadContext {
   kernel: Kernel;
   /** The optimiser update of one parameter range: in wasm SIMD with the 'wasm' kernel, else JS. */
   update: (a: UpdateArgs) => void;
+  /** The reduction tree's additions (wasm SIMD or JS, as the update). */
+  adder: Adder;
+  /** Pulls the parameters into this core's cache before a task (wasm runs with more than one thread). */
+  warm: ((params: Float32Array) => void) | undefined;
   slots: Float32Array[];
   geometry: StepGeometry;
+  tasks: TaskGeometry;
   /** This thread's place in the run, claimed once: seats below run.participants do the training steps. */
   seat: number;
+  /** This thread's part of run.reduced: the summed gradient, then sumTasks' scratch levels. */
+  reduced: Float32Array;
+  /** Float offsets in the shared memory of gradient slot 0 and of `reduced`. */
+  slotsAt: number;
+  reducedAt: number;
+  /** runTask's scratch. */
+  sizes: Int32Array;
+  /** One argument record per thread, refilled for each chunk: no allocation per step. */
+  args: UpdateArgs;
 }
 
 let context: ThreadContext | undefined;
@@ -73,75 +95,132 @@ export function threadContext(run: SharedRun): ThreadContext {
     const slotCount = run.grads.length / paramCount;
     const slots = Array.from({ length: slotCount }, (_, i) => run.grads.subarray(i * paramCount, (i + 1) * paramCount));
     const seat = Atomics.add(run.control, Control.SEATS, 1);
-    context = { runId: run.runId, ...buildKernel(run, spec), slots, geometry: stepGeometry(run.config, run.train.count), seat };
+    const geometry = stepGeometry(run.config, run.train.count);
+    const tasks = taskGeometry(geometry, run.participants, paramCount);
+    const reduced = run.reduced.subarray(seat * tasks.reducedFloats, (seat + 1) * tasks.reducedFloats);
+    context = {
+      runId: run.runId, ...buildKernel(run, spec), slots, geometry, tasks, seat, reduced,
+      slotsAt: run.grads.byteOffset / 4,
+      reducedAt: reduced.byteOffset / 4,
+      sizes: new Int32Array(32),
+      args: { config: run.config, params: run.params, grads: run.grads, slotCount: 1, scale: 0, state: run.state, t: 0, lr: 0, from: 0, to: 0 },
+    };
   }
   return context;
 }
 
 /**
- * The run's kernel and optimiser update for this thread. A 'wasm' run does both in wasm
- * SIMD, and its kernel claims this thread's own scratch region (once per run and thread).
+ * The run's kernel, optimiser update and additions for this thread. A 'wasm' run does them
+ * in wasm SIMD, and its kernel claims this thread's own scratch region (once per run and thread).
  */
-function buildKernel(run: SharedRun, spec: ModelSpec): Pick<ThreadContext, 'kernel' | 'update'> {
-  if (run.kernel === 'none') return { kernel: NULL_KERNEL, update: () => undefined };
-  if (run.kernel !== 'wasm') return { kernel: createKernel(spec, run.kernel), update: reduceAndUpdate };
+function buildKernel(run: SharedRun, spec: ModelSpec): Pick<ThreadContext, 'kernel' | 'update' | 'adder' | 'warm'> {
+  if (run.kernel === 'none') return { kernel: NULL_KERNEL, update: () => undefined, adder: NO_ADDER, warm: undefined };
+  if (run.kernel !== 'wasm') {
+    return { kernel: createKernel(spec, run.kernel), update: reduceAndUpdate, adder: jsAdder(new Float32Array(run.memory.buffer)), warm: undefined };
+  }
   const floats = wasmScratchFloats(spec);
   const region = Atomics.add(run.control, Control.SCRATCH_CLAIM, 1);
   if ((region + 1) * floats > run.scratch.length) throw new Error('more threads built a wasm kernel than the run has scratch regions for');
   const scratch = run.scratch.subarray(region * floats, (region + 1) * floats);
-  return { kernel: createWasmKernel(spec, run.memory, scratch), update: createWasmUpdate(run.memory) };
+  return {
+    kernel: createWasmKernel(spec, run.memory, scratch),
+    update: createWasmUpdate(run.memory),
+    adder: createWasmAdder(run.memory),
+    // With one training thread every line is already in its cache.
+    warm: run.participants > 1 ? createWasmWarm(run.memory) : undefined,
+  };
 }
 
 /** Takes part in the current segment (steps STEP..STEP_END of the epoch) until it ends. */
 export function trainSegment(run: SharedRun): void {
-  const { kernel, update, slots, geometry: g, seat } = threadContext(run);
+  const ctx = threadContext(run);
+  const { seat, geometry: g, tasks } = ctx;
   // The same threads train every segment (each thread has its own JIT state and caches);
   // the others leave, unless the coordinator opened the segment to all (see trainSteps).
   if (seat >= run.participants && Atomics.load(run.control, Control.OPEN_TO_ALL) === 0) return;
-  const { config, control, params, train, order, losses } = run;
-  const chunks = Math.ceil(params.length / UPDATE_CHUNK);
-  // One argument record per thread, refilled for each chunk: no allocation per step.
-  const args: UpdateArgs = { config, params, grads: run.grads, slotCount: 0, scale: 0, state: run.state, t: 0, lr: 0, from: 0, to: 0 };
+  const { control } = run;
+  const ranges = run.participants;
+  const home = seat % ranges;
 
   for (;;) {
-    // Read before claiming: if the claim fails, we sleep only while SEQ still holds this value.
+    // Read before claiming: if every claim fails, we sleep only while SEQ still holds this value.
     const seq = Atomics.load(control, Control.SEQ);
-    const ticket = Atomics.add(control, Control.TICKET, 1);
-    const phase = (ticket >>> PHASE_SHIFT) & 1;
-    const index = ticket & INDEX_MASK;
-    const step = Atomics.load(control, Control.STEP);
-    if (phase === PHASE_A) {
-      const items = microbatchesIn(g, step);
-      if (index < items && g.fused) {
-        runFusedSegment(run, kernel, g, step);
-        continue;
+    let worked = false;
+    // Our own range first, then the others', in turn.
+    for (let attempt = 0; attempt < ranges && !worked; attempt++) {
+      const range = (home + attempt) % ranges;
+      const ticket = Atomics.add(control, ticketField(range), 1);
+      const phase = (ticket >>> PHASE_SHIFT) & 1;
+      const index = ticket & INDEX_MASK;
+      const step = Atomics.load(control, Control.STEP);
+      if (phase === PHASE_A) {
+        if (index >= rangeItems(range, tasks.tasksPerRange, tasksIn(g, tasks, step))) continue;
+        if (g.fused) runFusedSegment(run, ctx.kernel, g, step);
+        else runStepTask(run, ctx, step, range * tasks.tasksPerRange + index);
+      } else {
+        if (index >= rangeItems(range, tasks.chunksPerRange, tasks.chunks)) continue;
+        updateChunk(run, ctx, step, range * tasks.chunksPerRange + index);
       }
-      if (index < items) {
-        const { first, end } = stepRange(g, step);
-        const from = first + index * g.microbatch;
-        const to = Math.min(from + g.microbatch, end);
-        if (INJECTED_FAULT) maybeFail(step);
-        losses[step * g.microbatchesPerStep + index] = kernel.gradient(params, slots[index], train, order, from, to);
-        if (Atomics.add(control, Control.DONE, 1) + 1 === items && stepLossIsSane(run, g, step, items)) openPhase(run, PHASE_B, chunks);
-        continue;
-      }
-    } else if (index < chunks) {
-      const { first, end } = stepRange(g, step);
-      args.slotCount = microbatchesIn(g, step);
-      args.scale = 1 / (end - first);
-      args.t = Atomics.load(control, Control.T_BASE) + step + 1;
-      args.lr = learningRate(config, Atomics.load(control, Control.EPOCH));
-      args.from = index * UPDATE_CHUNK;
-      args.to = Math.min(params.length, (index + 1) * UPDATE_CHUNK);
-      update(args);
-      if (Atomics.add(control, Control.DONE, 1) + 1 === chunks) finishStep(run, g, step);
-      continue;
+      worked = true;
     }
+    if (worked) continue;
     // Nothing left to claim: the segment is over, or this phase's pieces are all taken.
     if (Atomics.load(control, Control.FAILED) !== Failure.NONE) return;
     if (Atomics.load(control, Control.STEP) >= Atomics.load(control, Control.STEP_END)) return;
     waitForPhaseChange(run, seq);
   }
+}
+
+/** Phase A: task `task` of `step`, its subtree's sum left in its first slot; the last task opens phase B. */
+function runStepTask(run: SharedRun, ctx: ThreadContext, step: number, task: number): void {
+  const { kernel, slots, geometry: g, tasks, adder } = ctx;
+  const { control, params, train, order, losses } = run;
+  const paramCount = params.length;
+  const microbatches = microbatchesIn(g, step);
+  const first = task * tasks.leavesPerTask;
+  const end = Math.min(microbatches, first + tasks.leavesPerTask);
+  const { first: sampleBase, end: sampleEnd } = stepRange(g, step);
+  ctx.warm?.(params);
+  runTask(
+    first, end,
+    (leaf, slot) => {
+      if (INJECTED_FAULT) maybeFail(step);
+      const from = sampleBase + leaf * g.microbatch;
+      losses[step * g.microbatchesPerStep + leaf] = kernel.gradient(params, slots[slot], train, order, from, Math.min(from + g.microbatch, sampleEnd));
+    },
+    (slot) => ctx.slotsAt + slot * paramCount, paramCount, adder, ctx.sizes,
+  );
+  if (Atomics.add(control, Control.DONE, 1) + 1 === tasksIn(g, tasks, step) && stepLossIsSane(run, g, step, microbatches)) {
+    openPhase(run, PHASE_B, tasks.chunks);
+  }
+}
+
+/** Phase B: sums the tasks' gradients over parameter chunk `chunk` and updates it; the last chunk ends the step. */
+function updateChunk(run: SharedRun, ctx: ThreadContext, step: number, chunk: number): void {
+  const { geometry: g, tasks, adder, args } = ctx;
+  const { control, params } = run;
+  const paramCount = params.length;
+  const { first, end } = stepRange(g, step);
+  const from = chunk * UPDATE_CHUNK;
+  const to = Math.min(paramCount, from + UPDATE_CHUNK);
+  const taskCount = tasksIn(g, tasks, step);
+  if (taskCount === 1) {
+    args.grads = run.grads; // slot 0 holds the whole sum
+  } else {
+    const stride = tasks.leavesPerTask * paramCount;
+    sumTasks(
+      ctx.reducedAt + from, 0, taskCount, (t) => ctx.slotsAt + t * stride, from, to - from, adder,
+      (level) => ctx.reducedAt + paramCount + level * UPDATE_CHUNK,
+    );
+    args.grads = ctx.reduced;
+  }
+  args.scale = 1 / (end - first);
+  args.t = Atomics.load(control, Control.T_BASE) + step + 1;
+  args.lr = learningRate(run.config, Atomics.load(control, Control.EPOCH));
+  args.from = from;
+  args.to = to;
+  ctx.update(args);
+  if (Atomics.add(control, Control.DONE, 1) + 1 === tasks.chunks) finishStep(run, ctx, step);
 }
 
 /**
@@ -174,7 +253,7 @@ function runFusedSegment(run: SharedRun, kernel: Kernel, g: StepGeometry, first:
 function openPhase(run: SharedRun, phase: number, items: number): void {
   const { control } = run;
   Atomics.store(control, Control.DONE, 0);
-  Atomics.store(control, Control.TICKET, phase << PHASE_SHIFT);
+  setTickets(control, run.participants, phase << PHASE_SHIFT);
   Atomics.add(control, Control.SEQ, 1);
   const wake = Math.min(items, run.participants) - 1;
   if (wake > 0) Atomics.notify(control, Control.SEQ, wake);
@@ -183,7 +262,7 @@ function openPhase(run: SharedRun, phase: number, items: number): void {
 /** Ends the segment (everyone returns) after a failure, a stop request or its last step. */
 function closeSegment(run: SharedRun): void {
   const { control } = run;
-  Atomics.store(control, Control.TICKET, CLOSED_TICKET);
+  setTickets(control, run.participants, CLOSED_TICKET);
   Atomics.add(control, Control.SEQ, 1);
   Atomics.notify(control, Control.SEQ);
 }
@@ -201,13 +280,13 @@ function stepLossIsSane(run: SharedRun, g: StepGeometry, step: number, items: nu
 }
 
 /** Advances STEP; opens the next step's phase A unless the segment is over. */
-function finishStep(run: SharedRun, g: StepGeometry, step: number): void {
+function finishStep(run: SharedRun, ctx: ThreadContext, step: number): void {
   const { control } = run;
   const next = step + 1;
   if (Atomics.load(control, Control.STOP) !== 0) Atomics.store(control, Control.STEP_END, next);
   Atomics.store(control, Control.STEP, next);
   if (next >= Atomics.load(control, Control.STEP_END)) closeSegment(run);
-  else openPhase(run, PHASE_A, microbatchesIn(g, next));
+  else openPhase(run, PHASE_A, tasksIn(ctx.geometry, ctx.tasks, next));
 }
 
 /** Spins briefly (each seated thread has a core of its own), then sleeps until SEQ moves on. */

@@ -195,4 +195,60 @@
           (local.get $b1v) (local.get $c1v) (local.get $b2v) (local.get $c2v) (local.get $stepv) (local.get $corrv) (local.get $epsv))
         (local.set $at (i32.add (local.get $at) (i32.const 4)))
         (br $ones))))
+;; The reduction tree's additions (reduction-tree.ts): dst = a + b, and dst += src, over
+  ;; $bytes bytes of float32 (a multiple of 4; the last 1-3 floats one at a time).
+  (func (export "sum") (param $dst i32) (param $a i32) (param $b i32) (param $bytes i32)
+    (local $end i32) (local $end4 i32)
+    (local.set $end (i32.add (local.get $dst) (local.get $bytes)))
+    (local.set $end4 (i32.add (local.get $dst) (i32.and (local.get $bytes) (i32.const -16))))
+    (block $quadsDone
+      (loop $quads
+        (br_if $quadsDone (i32.ge_u (local.get $dst) (local.get $end4)))
+        (v128.store (local.get $dst) (f32x4.add (v128.load (local.get $a)) (v128.load (local.get $b))))
+        (local.set $dst (i32.add (local.get $dst) (i32.const 16)))
+        (local.set $a (i32.add (local.get $a) (i32.const 16)))
+        (local.set $b (i32.add (local.get $b) (i32.const 16)))
+        (br $quads)))
+    (block $done
+      (loop $ones
+        (br_if $done (i32.ge_u (local.get $dst) (local.get $end)))
+        (f32.store (local.get $dst) (f32.add (f32.load (local.get $a)) (f32.load (local.get $b))))
+        (local.set $dst (i32.add (local.get $dst) (i32.const 4)))
+        (local.set $a (i32.add (local.get $a) (i32.const 4)))
+        (local.set $b (i32.add (local.get $b) (i32.const 4)))
+        (br $ones))))
+
+  (func (export "add") (param $dst i32) (param $src i32) (param $bytes i32)
+    (local $end i32) (local $end4 i32)
+    (local.set $end (i32.add (local.get $dst) (local.get $bytes)))
+    (local.set $end4 (i32.add (local.get $dst) (i32.and (local.get $bytes) (i32.const -16))))
+    (block $quadsDone
+      (loop $quads
+        (br_if $quadsDone (i32.ge_u (local.get $dst) (local.get $end4)))
+        (v128.store (local.get $dst) (f32x4.add (v128.load (local.get $dst)) (v128.load (local.get $src))))
+        (local.set $dst (i32.add (local.get $dst) (i32.const 16)))
+        (local.set $src (i32.add (local.get $src) (i32.const 16)))
+        (br $quads)))
+    (block $done
+      (loop $ones
+        (br_if $done (i32.ge_u (local.get $dst) (local.get $end)))
+        (f32.store (local.get $dst) (f32.add (f32.load (local.get $dst)) (f32.load (local.get $src))))
+        (local.set $dst (i32.add (local.get $dst) (i32.const 4)))
+        (local.set $src (i32.add (local.get $src) (i32.const 4)))
+        (br $ones))))
+
+  ;; Reads one float of every 64-byte line of [$from, $from + $bytes): a training thread
+  ;; calls it on the parameters at the start of its share of a step, so the lines the other
+  ;; cores just updated stream in together instead of one cache miss at a time in the kernel.
+  (global $sink (mut i32) (i32.const 0))
+  (func (export "warm") (param $from i32) (param $bytes i32)
+    (local $end i32) (local $sink i32)
+    (local.set $end (i32.add (local.get $from) (local.get $bytes)))
+    (block $done
+      (loop $lines
+        (br_if $done (i32.ge_u (local.get $from) (local.get $end)))
+        (local.set $sink (i32.or (local.get $sink) (i32.load (local.get $from))))
+        (local.set $from (i32.add (local.get $from) (i32.const 64)))
+        (br $lines)))
+    (global.set $sink (local.get $sink)))
 )
