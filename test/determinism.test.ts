@@ -27,6 +27,8 @@ describe('thread count does not change the result', () => {
   const recipes: [string, TrainConfig][] = [
     ['adam, batch 64', { ...DEFAULTS, epochs: 2 }],
     ['momentum, batch 100 with a short last batch, two hidden layers', { ...DEFAULTS, optimizer: 'momentum', lr: 0.02, batchSize: 100, hidden: [24, 12], epochs: 1 }],
+    // Six microbatches: three tasks of two at 2 threads, whose sums the update adds in place.
+    ['adam, batch 96, the JS sparse kernel', { ...DEFAULTS, kernel: 'sparse', batchSize: 96, epochs: 1 }],
     ['the original recipe: sgd, batch 1', { ...DEFAULTS, optimizer: 'sgd', lr: 0.01, batchSize: 1, init: 'randn', epochs: 1 }],
   ];
   for (const [name, config] of recipes) {

@@ -139,7 +139,7 @@ describe('wasm optimiser update', () => {
     const state: Record<string, Float32Array> = { m: sharedFloat32(n), v: sharedFloat32(n), velocity: sharedFloat32(n) };
     for (const s of Object.values(state)) for (let k = 0; k < n; k++) s[k] = Math.cos(k) * 1e-3 + 1e-3;
     const config: TrainConfig = { ...DEFAULTS, optimizer, lr: 0.01 };
-    return { config, params: p, grads, slotCount: slots, scale: 1 / 48, state, t: 3, lr: config.lr };
+    return { config, params: p, grads, slotCount: slots, slotStride: n, scale: 1 / 48, state, t: 3, lr: config.lr };
   }
   function copy(a: ReturnType<typeof setup>) {
     const clone = (x: Float32Array) => { const y = sharedFloat32(x.length); y.set(x); return y; };

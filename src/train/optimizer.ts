@@ -1,6 +1,6 @@
-// Optimisers. Each step sums the microbatch gradient slots in a fixed order (slot 0, 1, ...)
-// and updates one range of parameters, so any thread may update any range and the
-// result is the same bit for bit.
+// Optimisers. Each call sums the gradient slots it is given in a fixed order (slot 0, 1, ...,
+// float32 additions, as the reduction tree's) and updates one range of parameters, so any
+// thread may update any range and the result is the same bit for bit.
 
 import type { TrainConfig } from '../config.js';
 
@@ -14,9 +14,10 @@ export function optimizerStateNames(optimizer: TrainConfig['optimizer']): string
 export interface UpdateArgs {
   config: TrainConfig;
   params: Float32Array;
-  /** slotCount gradient slots of paramCount floats each, back to back. */
+  /** slotCount gradient slots, slotStride floats apart, each indexed like the parameters. */
   grads: Float32Array;
   slotCount: number;
+  slotStride: number;
   /** 1 / samples in the batch: the gradient is the batch mean. */
   scale: number;
   state: Record<string, Float32Array>;
@@ -33,18 +34,17 @@ const corrections = new Float64Array(2);
 
 /** Reduces the gradient slots over parameters [from, to) and applies the optimiser there. */
 export function reduceAndUpdate(a: UpdateArgs): void {
-  const { config, params, grads, slotCount, scale, from, to } = a;
-  const paramCount = params.length;
+  const { config, params, grads, slotCount, slotStride, scale, from, to } = a;
   const lr = a.lr;
   if (config.optimizer === 'sgd') {
     for (let k = from; k < to; k++) {
-      params[k] -= lr * (sumSlots(grads, slotCount, paramCount, k) * scale);
+      params[k] -= lr * (sumSlots(grads, slotCount, slotStride, k) * scale);
     }
   } else if (config.optimizer === 'momentum') {
     const velocity = a.state.velocity;
     const mu = config.momentum;
     for (let k = from; k < to; k++) {
-      const v = (velocity[k] = mu * velocity[k] + sumSlots(grads, slotCount, paramCount, k) * scale);
+      const v = (velocity[k] = mu * velocity[k] + sumSlots(grads, slotCount, slotStride, k) * scale);
       params[k] -= lr * v;
     }
   } else {
@@ -57,7 +57,7 @@ export function reduceAndUpdate(a: UpdateArgs): void {
     const stepSize = corrections[0];
     const secondCorrection = corrections[1];
     for (let k = from; k < to; k++) {
-      const g = sumSlots(grads, slotCount, paramCount, k) * scale;
+      const g = sumSlots(grads, slotCount, slotStride, k) * scale;
       const mk = (m[k] = beta1 * m[k] + (1 - beta1) * g);
       const vk = (v[k] = beta2 * v[k] + (1 - beta2) * g * g);
       params[k] -= (stepSize * mk) / (Math.sqrt(vk * secondCorrection) + eps);
@@ -67,6 +67,6 @@ export function reduceAndUpdate(a: UpdateArgs): void {
 
 function sumSlots(grads: Float32Array, slotCount: number, stride: number, k: number): number {
   let g = grads[k];
-  for (let s = 1; s < slotCount; s++) g += grads[s * stride + k];
+  for (let s = 1; s < slotCount; s++) g = Math.fround(g + grads[s * stride + k]);
   return g;
 }

@@ -50,7 +50,7 @@ export interface SharedRun {
   spin: number;
   /**
    * Each thread's own buffer for phase B (paramCount floats for the summed gradient, then
-   * UPDATE_CHUNK floats per level of reduction-tree.ts sumTasks), at seat * its length.
+   * a chunk's floats per level of reduction-tree.ts sumTasks), at seat * its length.
    */
   reduced: Float32Array;
 }
@@ -119,7 +119,7 @@ export const PHASE_B = 1;
 /** A ticket no claim can use: the segment is over. */
 export const CLOSED_TICKET = (PHASE_B << PHASE_SHIFT) | ((1 << PHASE_SHIFT) - 1 - 4096);
 
-/** Parameters per reduce-and-update work item. */
+/** Parameters per reduce-and-update work item, at most (taskGeometry evens them out). */
 export const UPDATE_CHUNK = 1024;
 
 /**
@@ -177,15 +177,19 @@ export function microbatchesIn(g: StepGeometry, step: number): number {
 export function taskGeometry(g: StepGeometry, participants: number, paramCount: number) {
   const perTask = leavesPerTask(g.microbatchesPerStep, participants);
   const tasks = Math.ceil(g.microbatchesPerStep / perTask);
-  const chunks = Math.ceil(paramCount / UPDATE_CHUNK);
-  // A summed gradient and sumTasks' scratch levels, in whole cache lines (16 floats).
-  const reducedFloats = tasks < 2 ? 0 : Math.ceil((paramCount + levelsFor(tasks) * UPDATE_CHUNK) / 16) * 16;
+  // The same number of chunks for every thread, each of whole cache lines (16 floats):
+  // a thread with one chunk more than the others would keep them waiting every step.
+  const chunksPerRange = Math.ceil(paramCount / (participants * UPDATE_CHUNK));
+  const chunkFloats = Math.ceil(paramCount / (participants * chunksPerRange) / 16) * 16;
+  // A summed gradient and sumTasks' scratch levels, in whole cache lines.
+  const reducedFloats = tasks <= 3 ? 0 : Math.ceil((paramCount + levelsFor(tasks) * chunkFloats) / 16) * 16;
   return {
     leavesPerTask: perTask,
     tasksPerRange: Math.ceil(tasks / participants),
-    chunks,
-    chunksPerRange: Math.ceil(chunks / participants),
-    /** Floats of SharedRun.reduced per thread: none when a step is a single task. */
+    chunkFloats,
+    chunks: Math.ceil(paramCount / chunkFloats),
+    chunksPerRange,
+    /** Floats of SharedRun.reduced per thread: none when the update reads the tasks' sums in place (three or fewer). */
     reducedFloats,
   };
 }

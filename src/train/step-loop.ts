@@ -42,7 +42,7 @@ import { INJECTED_FAULT, maybeFail } from './fault.js';
 import { learningRate } from './schedule.js';
 import { reduceAndUpdate, type UpdateArgs } from './optimizer.js';
 import {
-  CLOSED_TICKET, Control, Failure, PHASE_A, PHASE_B, PHASE_SHIFT, UPDATE_CHUNK,
+  CLOSED_TICKET, Control, Failure, PHASE_A, PHASE_B, PHASE_SHIFT,
   microbatchesIn, rangeItems, setTickets, stepGeometry, stepRange, taskGeometry, tasksIn, ticketField,
   type SharedRun, type StepGeometry, type TaskGeometry,
 } from './protocol.js';
@@ -103,7 +103,7 @@ export function threadContext(run: SharedRun): ThreadContext {
       slotsAt: run.grads.byteOffset / 4,
       reducedAt: reduced.byteOffset / 4,
       sizes: new Int32Array(32),
-      args: { config: run.config, params: run.params, grads: run.grads, slotCount: 1, scale: 0, state: run.state, t: 0, lr: 0, from: 0, to: 0 },
+      args: { config: run.config, params: run.params, grads: run.grads, slotCount: 1, slotStride: run.params.length, scale: 0, state: run.state, t: 0, lr: 0, from: 0, to: 0 },
     };
   }
   return context;
@@ -201,18 +201,23 @@ function updateChunk(run: SharedRun, ctx: ThreadContext, step: number, chunk: nu
   const { control, params } = run;
   const paramCount = params.length;
   const { first, end } = stepRange(g, step);
-  const from = chunk * UPDATE_CHUNK;
-  const to = Math.min(paramCount, from + UPDATE_CHUNK);
+  const from = chunk * tasks.chunkFloats;
+  const to = Math.min(paramCount, from + tasks.chunkFloats);
   const taskCount = tasksIn(g, tasks, step);
-  if (taskCount === 1) {
-    args.grads = run.grads; // slot 0 holds the whole sum
+  const taskStride = tasks.leavesPerTask * paramCount;
+  if (taskCount <= 3) {
+    // Up to three sums, the tree's upper levels add them left to right: the update reads
+    // them where they are, with nothing written in between.
+    args.grads = run.grads;
+    args.slotCount = taskCount;
+    args.slotStride = taskStride;
   } else {
-    const stride = tasks.leavesPerTask * paramCount;
     sumTasks(
-      ctx.reducedAt + from, 0, taskCount, (t) => ctx.slotsAt + t * stride, from, to - from, adder,
-      (level) => ctx.reducedAt + paramCount + level * UPDATE_CHUNK,
+      ctx.reducedAt + from, 0, taskCount, (t) => ctx.slotsAt + t * taskStride, from, to - from, adder,
+      (level) => ctx.reducedAt + paramCount + level * tasks.chunkFloats,
     );
     args.grads = ctx.reduced;
+    args.slotCount = 1;
   }
   args.scale = 1 / (end - first);
   args.t = Atomics.load(control, Control.T_BASE) + step + 1;

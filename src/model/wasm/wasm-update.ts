@@ -27,9 +27,9 @@ export function createWasmUpdate(memory: WebAssembly.Memory): (a: UpdateArgs) =>
   const check = checkShared(memory);
   return (a) => {
     const { config, params, grads, slotCount, scale, from, to } = a;
+    const slotBytes = 4 * a.slotStride;
     check(params);
     check(grads);
-    const slotBytes = 4 * params.length;
     if (config.optimizer === 'sgd') {
       wasm.updateSgd(params.byteOffset, grads.byteOffset, slotCount, slotBytes, from, to, scale, a.lr);
     } else if (config.optimizer === 'momentum') {
