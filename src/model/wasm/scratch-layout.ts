@@ -51,7 +51,9 @@ export function scratchLayout(spec: ModelSpec): ScratchLayout {
   const totals = exps + quadBytes(2 * classes);
   const sd = totals + 16;
   const blocks = sd + quadBytes(Math.max(...spec.layers.map((layer) => layer.outputs)));
-  return { table, pix, exps, totals, sd, blocks, stride, chunk, bytes: blocks + chunk * stride, act, delta };
+  // Whole cache lines, so the next thread's region (they sit back to back) shares none with this one.
+  const bytes = Math.ceil((blocks + chunk * stride) / 64) * 64;
+  return { table, pix, exps, totals, sd, blocks, stride, chunk, bytes, act, delta };
 }
 
 /** Floats of scratch one wasm kernel (one thread) needs for this model. */
