@@ -34,7 +34,8 @@ export async function measureScaling(data: Mnist, threadCounts: number[], window
   for (const recipe of RECIPES) {
     let base: number | undefined;
     for (const threads of threadCounts) {
-      const r = await measureThroughput({ config: recipe.config, data, threads, windowSamples: 20_000, windows });
+      // A window of an epoch's steps, as `nnfs train` runs them: one segment, so one start and end of the workers' loop per epoch.
+      const r = await measureThroughput({ config: recipe.config, data, threads, windowSamples: data.train.count, windows });
       base ??= r.samplesPerSecond;
       const speedup = r.samplesPerSecond / base;
       rows.push({ recipe: recipe.name, threads, samplesPerSecond: r.samplesPerSecond, speedup, efficiency: speedup / (threads / threadCounts[0]), microsecondsPerStep: r.microsecondsPerStep });
