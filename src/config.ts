@@ -32,7 +32,8 @@ export interface TrainConfig {
   eps: number;
   /**
    * Samples per microbatch: each step's batch is cut into pieces of this size whose
-   * gradients are summed in a fixed order, so results do not depend on the thread count.
+   * gradients are summed over a fixed tree (train/reduction-tree.ts), so results do not
+   * depend on the thread count.
    */
   microbatch: number;
   /** 'wasm' (WebAssembly SIMD), 'sparse' (JS over nonzero pixels) or 'dense' (the JS reference). */

@@ -83,6 +83,13 @@ interface ThreadContext {
   sizes: Int32Array;
   /** One argument record per thread, refilled for each chunk: no allocation per step. */
   args: UpdateArgs;
+  /** The step whose task this thread is running: what `leaf` reads. */
+  current: { step: number; sampleBase: number; sampleEnd: number };
+  /** The callbacks runTask and sumTasks take, made once per run (no allocation per step). */
+  leaf: (index: number, slot: number) => void;
+  slotAt: (slot: number) => number;
+  taskSumAt: (task: number) => number;
+  levelAt: (level: number) => number;
 }
 
 let context: ThreadContext | undefined;
@@ -98,12 +105,26 @@ export function threadContext(run: SharedRun): ThreadContext {
     const geometry = stepGeometry(run.config, run.train.count);
     const tasks = taskGeometry(geometry, run.participants, paramCount);
     const reduced = run.reduced.subarray(seat * tasks.reducedFloats, (seat + 1) * tasks.reducedFloats);
+    const slotsAt = run.grads.byteOffset / 4;
+    const reducedAt = reduced.byteOffset / 4;
+    const taskStride = tasks.leavesPerTask * paramCount;
+    const kernel = buildKernel(run, spec);
+    const current = { step: 0, sampleBase: 0, sampleEnd: 0 };
+    const { params, train, order, losses } = run;
     context = {
-      runId: run.runId, ...buildKernel(run, spec), slots, geometry, tasks, seat, reduced,
-      slotsAt: run.grads.byteOffset / 4,
-      reducedAt: reduced.byteOffset / 4,
+      runId: run.runId, ...kernel, slots, geometry, tasks, seat, reduced, slotsAt, reducedAt,
       sizes: new Int32Array(32),
-      args: { config: run.config, params: run.params, grads: run.grads, slotCount: 1, slotStride: run.params.length, scale: 0, state: run.state, t: 0, lr: 0, from: 0, to: 0 },
+      args: { config: run.config, params, grads: run.grads, slotCount: 1, slotStride: paramCount, scale: 0, state: run.state, t: 0, lr: 0, from: 0, to: 0 },
+      current,
+      leaf(index, slot) {
+        if (INJECTED_FAULT) maybeFail(current.step);
+        const from = current.sampleBase + index * geometry.microbatch;
+        const to = Math.min(from + geometry.microbatch, current.sampleEnd);
+        losses[current.step * geometry.microbatchesPerStep + index] = kernel.kernel.gradient(params, slots[slot], train, order, from, to);
+      },
+      slotAt: (slot) => slotsAt + slot * paramCount,
+      taskSumAt: (task) => slotsAt + task * taskStride,
+      levelAt: (level) => reducedAt + paramCount + level * tasks.chunkFloats,
     };
   }
   return context;
@@ -173,49 +194,36 @@ export function trainSegment(run: SharedRun): void {
 
 /** Phase A: task `task` of `step`, its subtree's sum left in its first slot; the last task opens phase B. */
 function runStepTask(run: SharedRun, ctx: ThreadContext, step: number, task: number): void {
-  const { kernel, slots, geometry: g, tasks, adder } = ctx;
-  const { control, params, train, order, losses } = run;
-  const paramCount = params.length;
+  const { geometry: g, tasks, current } = ctx;
   const microbatches = microbatchesIn(g, step);
   const first = task * tasks.leavesPerTask;
-  const end = Math.min(microbatches, first + tasks.leavesPerTask);
-  const { first: sampleBase, end: sampleEnd } = stepRange(g, step);
-  ctx.warm?.(params);
-  runTask(
-    first, end,
-    (leaf, slot) => {
-      if (INJECTED_FAULT) maybeFail(step);
-      const from = sampleBase + leaf * g.microbatch;
-      losses[step * g.microbatchesPerStep + leaf] = kernel.gradient(params, slots[slot], train, order, from, Math.min(from + g.microbatch, sampleEnd));
-    },
-    (slot) => ctx.slotsAt + slot * paramCount, paramCount, adder, ctx.sizes,
-  );
-  if (Atomics.add(control, Control.DONE, 1) + 1 === tasksIn(g, tasks, step) && stepLossIsSane(run, g, step, microbatches)) {
+  const range = stepRange(g, step);
+  current.step = step;
+  current.sampleBase = range.first;
+  current.sampleEnd = range.end;
+  ctx.warm?.(run.params);
+  runTask(first, Math.min(microbatches, first + tasks.leavesPerTask), ctx.leaf, ctx.slotAt, run.params.length, ctx.adder, ctx.sizes);
+  if (Atomics.add(run.control, Control.DONE, 1) + 1 === tasksIn(g, tasks, step) && stepLossIsSane(run, g, step, microbatches)) {
     openPhase(run, PHASE_B, tasks.chunks);
   }
 }
 
 /** Phase B: sums the tasks' gradients over parameter chunk `chunk` and updates it; the last chunk ends the step. */
 function updateChunk(run: SharedRun, ctx: ThreadContext, step: number, chunk: number): void {
-  const { geometry: g, tasks, adder, args } = ctx;
+  const { geometry: g, tasks, args } = ctx;
   const { control, params } = run;
-  const paramCount = params.length;
   const { first, end } = stepRange(g, step);
   const from = chunk * tasks.chunkFloats;
-  const to = Math.min(paramCount, from + tasks.chunkFloats);
+  const to = Math.min(params.length, from + tasks.chunkFloats);
   const taskCount = tasksIn(g, tasks, step);
-  const taskStride = tasks.leavesPerTask * paramCount;
   if (taskCount <= 3) {
     // Up to three sums, the tree's upper levels add them left to right: the update reads
     // them where they are, with nothing written in between.
     args.grads = run.grads;
     args.slotCount = taskCount;
-    args.slotStride = taskStride;
+    args.slotStride = tasks.leavesPerTask * params.length;
   } else {
-    sumTasks(
-      ctx.reducedAt + from, 0, taskCount, (t) => ctx.slotsAt + t * taskStride, from, to - from, adder,
-      (level) => ctx.reducedAt + paramCount + level * tasks.chunkFloats,
-    );
+    sumTasks(ctx.reducedAt + from, 0, taskCount, ctx.taskSumAt, from, to - from, ctx.adder, ctx.levelAt);
     args.grads = ctx.reduced;
     args.slotCount = 1;
   }

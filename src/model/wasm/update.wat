@@ -1,5 +1,7 @@
-;; The optimisers in WebAssembly SIMD: each call reduces the gradient slots over parameters
-;; [from, to) and applies SGD, momentum or Adam there, in the process's shared memory.
+;; The optimisers in WebAssembly SIMD: each call adds the gradient slots it is given over
+;; parameters [from, to) and applies SGD, momentum or Adam there, in the process's shared
+;; memory. Below them, the additions of the reduction tree (src/train/reduction-tree.ts)
+;; and the parameter warm-up read.
 ;; Assembled at build time like kernel.wat; float32 arithmetic throughout (optimizer.ts
 ;; works in float64 between float32 loads and stores), about 10x faster than the JS.
 ;;
