@@ -33,6 +33,26 @@ describe('a failing worker', () => {
   }
 });
 
+describe('a thread descheduled while it opens a phase', () => {
+  it('strands no work when a range is left empty (a short last step): the run finishes', () => {
+    // 612 images at batch 256: steps of 256, 256 and 100, the last a single task, so on two
+    // threads the second range has nothing in it. The thread opening that step stalls before
+    // its last ticket write until another thread moves the run on (at most a second).
+    // Needs two cores to have two training threads; on one it passes without the race.
+    const data = smallMnistFolder(612, 100);
+    const started = performance.now();
+    const result = spawnSync(process.execPath, [CLI, 'train', '--data', data, '--out', join(tempDir(), 'run'), '--epochs', '2', '--batch-size', '256', '--threads', '2'], {
+      cwd: ROOT,
+      encoding: 'utf8',
+      timeout: 20_000,
+      env: { ...process.env, NNFS_TEST_FAULT: 'stall:2' },
+    });
+    expect(result.stderr).toBe('');
+    expect(result.status).toBe(0);
+    expect((performance.now() - started) / 1000).toBeLessThan(10);
+  }, 30_000);
+});
+
 describe('divergence', () => {
   for (const args of [['--lr', '1e6'], ['--optimizer', 'sgd', '--lr', '1e6', '--batch-size', '1']]) {
     it(`train ${args.join(' ')} stops naming the epoch and step, and writes no checkpoint`, () => {

@@ -20,6 +20,8 @@
 //    mistaken for work.
 //  - Only the thread that finishes a phase's last piece (DONE reaches the item count)
 //    moves on: it resets DONE, publishes the next phase's tickets, then bumps SEQ.
+//    It writes the tickets of ranges with no work first: the phase cannot end before its
+//    last range with work is open, so every ticket write comes before the next mover's.
 //    Nothing else writes those fields during a segment, so there is exactly one mover.
 //  - An idle thread reads SEQ before claiming and sleeps only while SEQ still holds that
 //    value, so a phase change between its claim and its sleep cannot be missed
@@ -38,7 +40,7 @@ import { createKernel, NULL_KERNEL, type Kernel } from '../model/kernels.js';
 import { modelSpec, type ModelSpec } from '../model/spec.js';
 import { createWasmKernel, wasmScratchFloats } from '../model/wasm/wasm-kernel.js';
 import { createWasmAdder, createWasmUpdate, createWasmWarm } from '../model/wasm/wasm-update.js';
-import { INJECTED_FAULT, maybeFail } from './fault.js';
+import { INJECTED_FAULT, maybeFail, maybeStallOpening } from './fault.js';
 import { learningRate } from './schedule.js';
 import { reduceAndUpdate, type UpdateArgs } from './optimizer.js';
 import {
@@ -204,7 +206,7 @@ function runStepTask(run: SharedRun, ctx: ThreadContext, step: number, task: num
   ctx.warm?.(run.params);
   runTask(first, Math.min(microbatches, first + tasks.leavesPerTask), ctx.leaf, ctx.slotAt, run.params.length, ctx.adder, ctx.sizes);
   if (Atomics.add(run.control, Control.DONE, 1) + 1 === tasksIn(g, tasks, step) && stepLossIsSane(run, g, step, microbatches)) {
-    openPhase(run, PHASE_B, tasks.chunks);
+    openPhase(run, step, PHASE_B, tasks.chunks, tasks.chunksPerRange);
   }
 }
 
@@ -262,13 +264,27 @@ function runFusedSegment(run: SharedRun, kernel: Kernel, g: StepGeometry, first:
   closeSegment(run);
 }
 
-/** Publishes the next phase's work and wakes up to `items - 1` helpers (the caller takes part too). */
-function openPhase(run: SharedRun, phase: number, items: number): void {
-  const { control } = run;
+/**
+ * Publishes the next phase's work (`items` pieces, `perRange` to a range) and wakes up to
+ * `items - 1` helpers (the caller takes part too). Ranges with nothing to claim (a short
+ * last step, more threads than tasks) get their ticket first: once the last range with
+ * work is open the phase can end, and another thread open the next one, at any moment, so
+ * a ticket written after that could overwrite the next phase's and strand its work.
+ */
+function openPhase(run: SharedRun, step: number, phase: number, items: number, perRange: number): void {
+  const { control, participants } = run;
+  const ticket = phase << PHASE_SHIFT;
   Atomics.store(control, Control.DONE, 0);
-  setTickets(control, run.participants, phase << PHASE_SHIFT);
+  for (let r = 0; r < participants; r++) {
+    if (rangeItems(r, perRange, items) === 0) Atomics.store(control, ticketField(r), ticket);
+  }
+  const lastWithWork = Math.min(participants, Math.ceil(items / perRange)) - 1;
+  for (let r = 0; r <= lastWithWork; r++) {
+    if (INJECTED_FAULT && phase === PHASE_A && r === lastWithWork) maybeStallOpening(control, step);
+    Atomics.store(control, ticketField(r), ticket);
+  }
   Atomics.add(control, Control.SEQ, 1);
-  const wake = Math.min(items, run.participants) - 1;
+  const wake = Math.min(items, participants) - 1;
   if (wake > 0) Atomics.notify(control, Control.SEQ, wake);
 }
 
@@ -299,7 +315,7 @@ function finishStep(run: SharedRun, ctx: ThreadContext, step: number): void {
   if (Atomics.load(control, Control.STOP) !== 0) Atomics.store(control, Control.STEP_END, next);
   Atomics.store(control, Control.STEP, next);
   if (next >= Atomics.load(control, Control.STEP_END)) closeSegment(run);
-  else openPhase(run, PHASE_A, tasksIn(ctx.geometry, ctx.tasks, next));
+  else openPhase(run, next, PHASE_A, tasksIn(ctx.geometry, ctx.tasks, next), ctx.tasks.tasksPerRange);
 }
 
 /** Spins briefly (each seated thread has a core of its own), then sleeps until SEQ moves on. */
