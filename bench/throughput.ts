@@ -47,9 +47,10 @@ export async function measureThroughput(o: ThroughputOptions): Promise<Throughpu
       taken += stepsPerWindow;
       return seconds;
     };
-    // Warm-up: one epoch's worth, so every worker's code is optimised (each thread has its
+    // Warm-up: about an epoch's worth, so every worker's code is optimised (each thread has its
     // own JIT) before the timed windows; a real run spends nearly all its time in this state.
-    for (let warmed = 0; warmed < o.data.train.count; warmed += stepsPerWindow * o.config.batchSize) await window();
+    const warmUps = Math.max(1, Math.round(o.data.train.count / (stepsPerWindow * o.config.batchSize)));
+    for (let w = 0; w < warmUps; w++) await window();
     const seconds: number[] = [];
     for (let w = 0; w < o.windows; w++) seconds.push(await window());
     const windows = seconds.map((s) => (stepsPerWindow * o.config.batchSize) / s);

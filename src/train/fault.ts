@@ -2,7 +2,8 @@
 // can check that a failing worker stops the run with a clear error instead of a hang.
 // Set NNFS_TEST_FAULT=throw:STEP or exit:STEP (STEP counted within the epoch, from 0), or
 // stall:STEP: the thread opening that step (its first phase) stops before its last ticket write,
-// as if descheduled, until another thread moves the run on (at most a second).
+// as if descheduled, until another thread moves the run on (at most a second); STEP >= 1,
+// as the coordinator itself opens a segment's first step.
 // Unset (always, outside tests) it costs one comparison per microbatch.
 
 import { Control } from './protocol.js';

@@ -59,9 +59,10 @@ export interface SharedRun {
 const LINE = 16;
 
 /**
- * Indices into SharedRun.control. The fields every claim writes (a range's ticket, DONE) or
- * spinners poll (SEQ) each have a cache line to themselves, so a thread spinning on SEQ
- * does not slow down the atomic adds of the thread at work; the rest change rarely.
+ * Indices into SharedRun.control. The fields every claim writes (a range's ticket), every
+ * finished piece (DONE) or spinners poll (SEQ) each have a cache line to themselves, so a
+ * thread spinning on SEQ does not slow down the atomic adds of the thread at work; the
+ * rest change at most once a step and share one line.
  */
 export const Control = {
   /** Bumped at every phase change; idle threads sleep on it. */
@@ -105,7 +106,11 @@ export function controlLength(ranges: number): number {
   return ticketField(ranges);
 }
 
-/** Sets every range's ticket: to `phase << PHASE_SHIFT` to open a phase, to CLOSED_TICKET to close the segment. */
+/**
+ * Sets every range's ticket, in range order: to `phase << PHASE_SHIFT` before the workers
+ * start a segment, to CLOSED_TICKET to close one. Not for opening a phase while workers run:
+ * step-loop.ts openPhase does that in the order that keeps it safe.
+ */
 export function setTickets(control: Int32Array, ranges: number, ticket: number): void {
   for (let r = 0; r < ranges; r++) Atomics.store(control, ticketField(r), ticket);
 }

@@ -9,8 +9,9 @@
 // chosen for the thread count). A task's thread computes its leaves one by one and adds
 // siblings as soon as both exist (a binary counter), so its subtree's sum ends up in the
 // task's first slot, on the core that computed it. Phase B then adds the tasks' sums in
-// the tree's upper levels, one chunk of parameters at a time, into the updating thread's
-// own buffer. Fewer tasks, fewer slots that cross between cores: two threads at batch 256
+// the tree's upper levels, one chunk of parameters at a time: into the updating thread's
+// own buffer, or, for three sums or fewer (which the tree adds left to right), inside the
+// optimiser's own loop over the slots it is given. Fewer tasks, fewer slots that cross between cores: two threads at batch 256
 // read two sums each step instead of sixteen. The thread count decides which nodes are
 // added in which phase, never the tree, so the weights do not depend on it.
 

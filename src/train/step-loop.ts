@@ -1,6 +1,7 @@
 // The loop every worker thread runs during a training segment. Whoever is running does
 // the work: each step's pieces are claimed from shared counters, so a thread that was
-// descheduled never holds the others up by being absent, only by a piece it claimed.
+// descheduled never holds the others up by being absent, only by a piece it claimed (or
+// a phase it was opening: see openPhase).
 //
 // A step has two phases. Phase A: tasks, each an aligned run of microbatches whose
 // gradients the claiming thread computes and adds up in its own slots (reduction-tree.ts).

@@ -3,7 +3,7 @@
 ;; memory. Below them, the additions of the reduction tree (src/train/reduction-tree.ts)
 ;; and the parameter warm-up read.
 ;; Assembled at build time like kernel.wat; float32 arithmetic throughout (optimizer.ts
-;; works in float64 between float32 loads and stores), about 10x faster than the JS.
+;; adds the slots in float32 too, then works in float64), about 10x faster than the JS.
 ;;
 ;; Each element's arithmetic depends on nothing but its own index, so which thread updates
 ;; which range never changes a bit. Whole quads go four lanes at a time, written out in
@@ -12,7 +12,7 @@
 ;; the helpers below, which do the same f32x4 arithmetic on lane 0 (load32_zero,
 ;; store32_lane). A test checks the two paths agree bit for bit.
 ;;
-;; Optimiser state that decays towards zero (m, velocity) is flushed to 0 once it falls
+;; Optimiser state that decays towards zero (m, v, velocity) is flushed to 0 once it falls
 ;; below the smallest normal float32 (2^-126): x86 computes on subnormals with microcode
 ;; assists, and a weight whose pixel is rarely lit would otherwise pay one every step.
 
