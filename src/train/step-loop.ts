@@ -21,8 +21,9 @@
 //    mistaken for work.
 //  - Only the thread that finishes a phase's last piece (DONE reaches the item count)
 //    moves on: it resets DONE, publishes the next phase's tickets, then bumps SEQ.
-//    It writes the tickets of ranges with no work first: the phase cannot end before its
-//    last range with work is open, so every ticket write comes before the next mover's.
+//    It writes the tickets highest range first, ending with range 0, which always has
+//    work: the phase cannot end before that last write, so every ticket write comes
+//    before the next mover's.
 //    Nothing else writes those fields during a segment, so there is exactly one mover.
 //  - An idle thread reads SEQ before claiming and sleeps only while SEQ still holds that
 //    value, so a phase change between its claim and its sleep cannot be missed
@@ -79,8 +80,7 @@ interface ThreadContext {
   seat: number;
   /** This thread's part of run.reduced: the summed gradient, then sumTasks' scratch levels. */
   reduced: Float32Array;
-  /** Float offsets in the shared memory of gradient slot 0 and of `reduced`. */
-  slotsAt: number;
+  /** Float offset of `reduced` in the shared memory. */
   reducedAt: number;
   /** runTask's scratch. */
   sizes: Int32Array;
@@ -115,7 +115,7 @@ export function threadContext(run: SharedRun): ThreadContext {
     const current = { step: 0, sampleBase: 0, sampleEnd: 0 };
     const { params, train, order, losses } = run;
     context = {
-      runId: run.runId, ...kernel, slots, geometry, tasks, seat, reduced, slotsAt, reducedAt,
+      runId: run.runId, ...kernel, slots, geometry, tasks, seat, reduced, reducedAt,
       sizes: new Int32Array(32),
       args: { config: run.config, params, grads: run.grads, slotCount: 1, slotStride: paramCount, scale: 0, state: run.state, t: 0, lr: 0, from: 0, to: 0 },
       current,
@@ -207,7 +207,7 @@ function runStepTask(run: SharedRun, ctx: ThreadContext, step: number, task: num
   ctx.warm?.(run.params);
   runTask(first, Math.min(microbatches, first + tasks.leavesPerTask), ctx.leaf, ctx.slotAt, run.params.length, ctx.adder, ctx.sizes);
   if (Atomics.add(run.control, Control.DONE, 1) + 1 === tasksIn(g, tasks, step) && stepLossIsSane(run, g, step, microbatches)) {
-    openPhase(run, step, PHASE_B, tasks.chunks, tasks.chunksPerRange);
+    openPhase(run, step, PHASE_B, tasks.chunks);
   }
 }
 
@@ -266,22 +266,19 @@ function runFusedSegment(run: SharedRun, kernel: Kernel, g: StepGeometry, first:
 }
 
 /**
- * Publishes the next phase's work (`items` pieces, `perRange` to a range) and wakes up to
- * `items - 1` helpers (the caller takes part too). Ranges with nothing to claim (a short
- * last step, more threads than tasks) get their ticket first: once the last range with
- * work is open the phase can end, and another thread open the next one, at any moment, so
- * a ticket written after that could overwrite the next phase's and strand its work.
+ * Publishes the next phase's work (`items` pieces) and wakes up to `items - 1` helpers (the
+ * caller takes part too). Tickets go highest range first: the ranges with work are always
+ * the first ones (rangeItems), so range 0 is written last and the phase cannot end before
+ * it. Written in the other order, a range with nothing to claim (a short last step, more
+ * threads than tasks) could get its ticket after the phase had ended and another thread
+ * had opened the next one, overwriting that phase's ticket and stranding its work.
  */
-function openPhase(run: SharedRun, step: number, phase: number, items: number, perRange: number): void {
+function openPhase(run: SharedRun, step: number, phase: number, items: number): void {
   const { control, participants } = run;
   const ticket = phase << PHASE_SHIFT;
   Atomics.store(control, Control.DONE, 0);
-  for (let r = 0; r < participants; r++) {
-    if (rangeItems(r, perRange, items) === 0) Atomics.store(control, ticketField(r), ticket);
-  }
-  const lastWithWork = Math.min(participants, Math.ceil(items / perRange)) - 1;
-  for (let r = 0; r <= lastWithWork; r++) {
-    if (INJECTED_FAULT && phase === PHASE_A && r === lastWithWork) maybeStallOpening(control, step);
+  for (let r = participants - 1; r >= 0; r--) {
+    if (INJECTED_FAULT && phase === PHASE_A && r === 0) maybeStallOpening(control, step);
     Atomics.store(control, ticketField(r), ticket);
   }
   Atomics.add(control, Control.SEQ, 1);
@@ -316,7 +313,7 @@ function finishStep(run: SharedRun, ctx: ThreadContext, step: number): void {
   if (Atomics.load(control, Control.STOP) !== 0) Atomics.store(control, Control.STEP_END, next);
   Atomics.store(control, Control.STEP, next);
   if (next >= Atomics.load(control, Control.STEP_END)) closeSegment(run);
-  else openPhase(run, next, PHASE_A, tasksIn(ctx.geometry, ctx.tasks, next), ctx.tasks.tasksPerRange);
+  else openPhase(run, next, PHASE_A, tasksIn(ctx.geometry, ctx.tasks, next));
 }
 
 /** Spins briefly (each seated thread has a core of its own), then sleeps until SEQ moves on. */
