@@ -94,9 +94,14 @@ describe('interruptions', () => {
     const child = startCli(['train', '--data', data, '--out', out, '--epochs', '1000', '--threads', '2']);
     let stdout = '';
     let stderr = '';
+    let interrupted = false;
     child.stdout.on('data', (b: Buffer) => {
       stdout += b.toString();
-      if (/epoch\s+2\//.test(stdout)) child.kill('SIGINT');
+      // One Ctrl-C only: output that arrives after it must not send a second (which quits at once).
+      if (!interrupted && /epoch\s+2\//.test(stdout)) {
+        interrupted = true;
+        child.kill('SIGINT');
+      }
     });
     child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
     const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
