@@ -3,8 +3,10 @@
 
 import { copyFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
+import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
+import fastStringWidth from 'fast-string-width';
 import { describe, expect, it } from 'vitest';
 import { loadCheckpoint } from '../src/checkpoint/store.js';
 import { loadMnist } from '../src/data/mnist.js';
@@ -19,6 +21,16 @@ describe('help', () => {
     const train = runCli(['train', '--help']);
     for (const flag of ['--threads', '--epochs', '--batch-size', '--lr', '--optimizer', '--hidden', '--seed', '--init', '--data', '--out', '--json', '--save-every-steps', '--keep']) {
       expect(train.stdout).toContain(flag);
+    }
+  });
+
+  it('the bundle lays out help with the widths yargs\' own string-width gives (src/build.mjs swaps it)', async () => {
+    const fromYargs = createRequire(join(ROOT, 'node_modules', 'yargs', 'package.json'));
+    const { default: stringWidth } = (await import(fromYargs.resolve('string-width'))) as { default: (text: string) => number };
+    for (const command of [[], ['train'], ['resume'], ['predict'], ['evaluate'], ['lines'], ['import'], ['serve'], ['bench']]) {
+      const help = runCli([...command, '--help']);
+      expect(help.status).toBe(0);
+      for (const text of help.stdout.split(/\n| {2,}/)) expect(fastStringWidth(text), text).toBe(stringWidth(text));
     }
   });
 });
