@@ -29,16 +29,22 @@ function fmix32(h: number): number {
   return h >>> 0;
 }
 
+/** murmur3_32's state after the seed and stream words: the same for every counter of a stream. */
+function streamState(seed: number, stream: number): number {
+  return mixWord(mixWord(0, seed >>> 0), stream >>> 0);
+}
+
+/** The rest of murmur3_32 from a stream's state: the counter's low and high words, then the finaliser. */
+function hashCounter(state: number, counter: number): number {
+  return fmix32(mixWord(mixWord(state, counter >>> 0), Math.floor(counter / TWO_32) >>> 0) ^ 16);
+}
+
 /**
  * A well-mixed 32-bit unsigned integer from (seed, stream, counter): murmur3_32 of the
  * four words seed, stream, counter low, counter high (counters may exceed 2^32).
  */
 export function hash32(seed: number, stream: number, counter: number): number {
-  let h = mixWord(0, seed >>> 0);
-  h = mixWord(h, stream >>> 0);
-  h = mixWord(h, counter >>> 0);
-  h = mixWord(h, Math.floor(counter / TWO_32) >>> 0);
-  return fmix32(h ^ 16);
+  return hashCounter(streamState(seed, stream), counter);
 }
 
 /** A uniform number in [0, 1) with 32 random bits. */
@@ -48,23 +54,37 @@ export function uniform(seed: number, stream: number, counter: number): number {
 
 /** A standard normal draw (Box-Muller over the uniforms at counters 2*index and 2*index+1). */
 export function normal(seed: number, stream: number, index: number): number {
-  // 1 - u lies in (0, 1], so the log never sees 0.
-  const u1 = 1 - uniform(seed, stream, 2 * index);
-  const u2 = uniform(seed, stream, 2 * index + 1);
-  return Math.sqrt(-2 * Math.log(u1)) * Math.cos(2 * Math.PI * u2);
+  return boxMuller(uniform(seed, stream, 2 * index), uniform(seed, stream, 2 * index + 1));
+}
+
+/**
+ * out[i] = scale * normal(seed, stream, i), the same values as one call each, but with the
+ * stream's state worked out once: a model's initialisation runs before V8 has optimised
+ * anything, where every call costs (784-16-10 took 16 ms one draw at a time, 7.5 ms so).
+ */
+export function fillNormal(out: Float32Array, seed: number, stream: number, scale: number): void {
+  const state = streamState(seed, stream);
+  for (let i = 0; i < out.length; i++) {
+    out[i] = scale * boxMuller(hashCounter(state, 2 * i) / TWO_32, hashCounter(state, 2 * i + 1) / TWO_32);
+  }
+}
+
+/** A standard normal from two uniforms in [0, 1); 1 - u1 lies in (0, 1], so the log never sees 0. */
+function boxMuller(u1: number, u2: number): number {
+  return Math.sqrt(-2 * Math.log(1 - u1)) * Math.cos(2 * Math.PI * u2);
 }
 
 /** A sequential generator over one (seed, stream): draw k is hash32(seed, stream, k). */
 export class Stream {
   private counter = 0;
+  private readonly state: number;
 
-  constructor(
-    private readonly seed: number,
-    private readonly stream: number,
-  ) {}
+  constructor(seed: number, stream: number) {
+    this.state = streamState(seed, stream);
+  }
 
   nextUint32(): number {
-    return hash32(this.seed, this.stream, this.counter++);
+    return hashCounter(this.state, this.counter++);
   }
 
   /** Uniform in [0, 1). */

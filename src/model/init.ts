@@ -2,7 +2,7 @@
 // so a run is reproducible from its seed alone.
 
 import type { InitName } from '../config.js';
-import { normal } from '../rng.js';
+import { fillNormal } from '../rng.js';
 import type { ModelSpec } from './spec.js';
 
 /** Random streams for initialisation, apart from the shuffle streams (which use the epoch). */
@@ -15,12 +15,9 @@ const INIT_STREAM = 0x1000;
 export function initParams(spec: ModelSpec, init: InitName, seed: number, params: Float32Array): void {
   spec.layers.forEach((layer, l) => {
     const weightScale = init === 'he' ? Math.sqrt(2 / layer.inputs) : 1;
-    const weights = layer.inputs * layer.outputs;
-    for (let k = 0; k < weights; k++) {
-      params[layer.weightOffset + k] = weightScale * normal(seed, INIT_STREAM + 2 * l, k);
-    }
-    for (let o = 0; o < layer.outputs; o++) {
-      params[layer.biasOffset + o] = init === 'he' ? 0 : normal(seed, INIT_STREAM + 2 * l + 1, o);
-    }
+    fillNormal(params.subarray(layer.weightOffset, layer.weightOffset + layer.inputs * layer.outputs), seed, INIT_STREAM + 2 * l, weightScale);
+    const biases = params.subarray(layer.biasOffset, layer.biasOffset + layer.outputs);
+    if (init === 'he') biases.fill(0);
+    else fillNormal(biases, seed, INIT_STREAM + 2 * l + 1, 1);
   });
 }
