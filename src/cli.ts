@@ -80,9 +80,9 @@ async function main(): Promise<void> {
 /**
  * yargs renders a command's whole help text as soon as it has called the command's handler,
  * in case the handler asks for it (showHelp). nnfs's handlers never do, and its failures are
- * one sentence with no help, so that text was never shown; rendering it took ~20 ms of main
+ * one sentence with no help, so that text was never shown; rendering it took ~10 ms of main
  * thread time in every command, in `nnfs train` just before its first step. `--help` is
- * rendered on its own path and is unaffected. (The Angular CLI does the same for the same cost.)
+ * rendered on its own path and is unaffected. (The Angular CLI skips it the same way.)
  */
 function skipHelpRendering(parser: object): void {
   const internals = parser as { getInternalMethods(): { getUsageInstance(): { cacheHelpMessage(): void } } };
