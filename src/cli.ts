@@ -32,7 +32,7 @@ export function reportFailure(error: unknown): void {
 }
 
 /** yargs' usage complaints, some over several lines, as one sentence in nnfs's words. */
-export function oneSentence(message: string): string {
+function oneSentence(message: string): string {
   const [first, ...rest] = message.split('\n').map((line) => line.trim()).filter(Boolean);
   const bare = /^Not enough arguments following: (\S+)$/.exec(first);
   if (bare) return `--${bare[1]} needs a value.`;

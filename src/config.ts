@@ -2,11 +2,12 @@
 // flags against it; checkpoints store it; resume rebuilds it from there.
 
 import { UserError } from './errors.js';
+import type { KernelName } from './model/kernels.js';
 
 export type OptimizerName = 'sgd' | 'momentum' | 'adam';
 export type InitName = 'he' | 'randn';
 /** The training kernels: they agree to within rounding, not bit for bit, so a run keeps its kernel. */
-export type TrainKernel = 'wasm' | 'sparse' | 'dense';
+export type TrainKernel = Exclude<KernelName, 'none'>;
 
 export interface TrainConfig {
   /** Hidden layer widths; input size and class count come from the data. */
@@ -69,7 +70,7 @@ export const ORIGINAL_RECIPE: Partial<TrainConfig> = {
 
 const OPTIMIZERS: readonly OptimizerName[] = ['sgd', 'momentum', 'adam'];
 const INITS: readonly InitName[] = ['he', 'randn'];
-const KERNELS: readonly TrainKernel[] = ['wasm', 'sparse', 'dense'];
+export const KERNELS: readonly TrainKernel[] = ['wasm', 'sparse', 'dense'];
 
 function positiveInteger(name: string, value: number, max = 1e9): void {
   if (!Number.isInteger(value) || value < 1 || value > max) {

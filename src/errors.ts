@@ -5,3 +5,11 @@ export class UserError extends Error {
   override name = 'UserError';
 }
 
+
+/**
+ * Refuses anything but a regular file or a folder (which callers report in their own words):
+ * a device such as /dev/zero never ends, and a pipe may never open.
+ */
+export function refuseSpecialFile(stat: { isFile(): boolean; isDirectory(): boolean }, message: string): void {
+  if (!stat.isFile() && !stat.isDirectory()) throw new UserError(message);
+}

@@ -2,7 +2,6 @@
 // the engine issue refused with one sentence, a non-zero exit and nothing written.
 
 import { copyFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
@@ -10,7 +9,7 @@ import fastStringWidth from 'fast-string-width';
 import { describe, expect, it } from 'vitest';
 import { loadCheckpoint } from '../src/checkpoint/store.js';
 import { loadMnist } from '../src/data/mnist.js';
-import { CLI, hasStackTrace, ROOT, runCli, smallMnistFolder, tempDir } from './helpers.js';
+import { hasStackTrace, ROOT, runCli, smallMnistFolder, tempDir } from './helpers.js';
 
 describe('help', () => {
   it('nnfs --help lists the commands and train --help every flag', () => {
@@ -66,7 +65,7 @@ describe('a short real run', () => {
 
   it('nnfs --version names nnfs\'s version from any working folder', () => {
     const { version } = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string };
-    const result = spawnSync(process.execPath, [CLI, '--version'], { cwd: tempDir(), encoding: 'utf8' });
+    const result = runCli(['--version'], { cwd: tempDir() });
     expect(result.status).toBe(0);
     expect(result.stdout.trim()).toBe(version);
   });

@@ -3,9 +3,8 @@
 
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { CLI, hasStackTrace, ROOT, runCli, smallMnistFolder, tempDir } from './helpers.js';
+import { hasStackTrace, runCli, smallMnistFolder, tempDir } from './helpers.js';
 
 describe('a failing worker', () => {
   const data = smallMnistFolder(4000, 500);
@@ -17,11 +16,9 @@ describe('a failing worker', () => {
       expect(trained.status).toBe(0);
       const before = readFileSync(join(run, 'last.safetensors'));
       const started = performance.now();
-      const result = spawnSync(process.execPath, [CLI, 'resume', '--checkpoint', run, '--data', data, '--epochs', '3', '--threads', '2'], {
-        cwd: ROOT,
-        encoding: 'utf8',
+      const result = runCli(['resume', '--checkpoint', run, '--data', data, '--epochs', '3', '--threads', '2'], {
         timeout: 20_000,
-        env: { ...process.env, NNFS_TEST_FAULT: `${fault}:100` },
+        env: { NNFS_TEST_FAULT: `${fault}:100` },
       });
       const seconds = (performance.now() - started) / 1000;
       expect(result.status).toBe(1);
@@ -41,11 +38,9 @@ describe('a thread descheduled while it opens a phase', () => {
     // Needs two cores to have two training threads; on one it passes without the race.
     const data = smallMnistFolder(612, 100);
     const started = performance.now();
-    const result = spawnSync(process.execPath, [CLI, 'train', '--data', data, '--out', join(tempDir(), 'run'), '--epochs', '2', '--batch-size', '256', '--threads', '2'], {
-      cwd: ROOT,
-      encoding: 'utf8',
+    const result = runCli(['train', '--data', data, '--out', join(tempDir(), 'run'), '--epochs', '2', '--batch-size', '256', '--threads', '2'], {
       timeout: 20_000,
-      env: { ...process.env, NNFS_TEST_FAULT: 'stall:2' },
+      env: { NNFS_TEST_FAULT: 'stall:2' },
     });
     expect(result.stderr).toBe('');
     expect(result.status).toBe(0);

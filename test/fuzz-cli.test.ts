@@ -17,14 +17,13 @@
 // NNFS_FUZZ_VERBOSE=1 prints every command line and how it ended.)
 // Needs the built CLI (npm run build).
 
-import { spawn } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { PNG } from 'pngjs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { CLI, hasStackTrace, runCli, smallMnistFolder, tempDir } from './helpers.js';
+import { hasStackTrace, runCli, smallMnistFolder, startCli, tempDir } from './helpers.js';
 
 const SEED = Number(process.env.NNFS_FUZZ_SEED ?? 42);
 const CASES = Math.max(40, Math.round(Number(process.env.NNFS_FUZZ_RUNS ?? 200) / 5));
@@ -300,7 +299,7 @@ function argsOf(c: Case): string[] {
 function runAsync(args: string[]): Promise<Result> {
   return new Promise((done) => {
     const started = performance.now();
-    const child = spawn(process.execPath, [CLI, ...args], { cwd: fx.root, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = startCli(args, fx.root);
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));

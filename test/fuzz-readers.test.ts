@@ -401,12 +401,18 @@ function makeCheckpoint(salt = 1): Checkpoint {
 }
 
 const VALID_CHECKPOINT = encodeCheckpoint(makeCheckpoint());
+const VALID_HEADER_LENGTH = headerLength(VALID_CHECKPOINT);
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 
+/** The header length field of safetensors bytes. */
+function headerLength(bytes: Uint8Array): number {
+  return Number(new DataView(bytes.buffer, bytes.byteOffset, 8).getBigUint64(0, true));
+}
+
 /** Splits safetensors bytes into the parsed header and the data section. */
 function splitSafetensors(bytes: Uint8Array): { header: Record<string, Json>; data: Uint8Array } {
-  const length = Number(new DataView(bytes.buffer, bytes.byteOffset, 8).getBigUint64(0, true));
+  const length = headerLength(bytes);
   const header = JSON.parse(Buffer.from(bytes.subarray(8, 8 + length)).toString('utf8')) as Record<string, Json>;
   return { header, data: bytes.slice(8 + length) };
 }
@@ -439,7 +445,7 @@ function checkSafetensors(bytes: Uint8Array): void {
     total += t.data.byteLength;
   }
   expect(total).toBe(dataSection.length);
-  expect(8 + Number(new DataView(bytes.buffer, bytes.byteOffset, 8).getBigUint64(0, true)) + dataSection.length).toBe(bytes.length);
+  expect(8 + headerLength(bytes) + dataSection.length).toBe(bytes.length);
 }
 
 /** What a decoded checkpoint must look like: a valid config and position, and finite parameters of the right count. */
@@ -606,12 +612,12 @@ const editedCheckpoint: fc.Arbitrary<Uint8Array> = fc
 const hostileCheckpoint: fc.Arbitrary<Uint8Array> = fc.oneof(
   // Random byte edits anywhere, and within the length field and header only.
   { weight: 2, arbitrary: byteEdits.map((edits) => applyEdits(VALID_CHECKPOINT, edits)) },
-  { weight: 1, arbitrary: byteEdits.map((edits) => applyEdits(VALID_CHECKPOINT, edits, 8 + headerLength(VALID_CHECKPOINT))) },
+  { weight: 1, arbitrary: byteEdits.map((edits) => applyEdits(VALID_CHECKPOINT, edits, 8 + VALID_HEADER_LENGTH)) },
   // Truncation at every length class (inside the 8-byte length, at its end, inside the header, at the header's end, inside the data, one short).
-  { weight: 2, arbitrary: fc.oneof(fc.integer({ min: 1, max: 7 }), truncationLength(VALID_CHECKPOINT.length, 8 + headerLength(VALID_CHECKPOINT)), fc.constant(8)).map((n) => VALID_CHECKPOINT.slice(0, n)) },
+  { weight: 2, arbitrary: fc.oneof(fc.integer({ min: 1, max: 7 }), truncationLength(VALID_CHECKPOINT.length, 8 + VALID_HEADER_LENGTH), fc.constant(8)).map((n) => VALID_CHECKPOINT.slice(0, n)) },
   // The header length set to anything a uint64 holds (up to 2^63 and 2^64-1).
   { weight: 2, arbitrary: fc.oneof(
-    fc.constantFrom(0n, 1n, 7n, 8n, BigInt(headerLength(VALID_CHECKPOINT) - 1), BigInt(headerLength(VALID_CHECKPOINT) + 1), 100n * 1024n * 1024n, 100n * 1024n * 1024n + 1n, 2n ** 31n, 2n ** 32n, 2n ** 53n + 1n, 2n ** 63n, 2n ** 64n - 1n),
+    fc.constantFrom(0n, 1n, 7n, 8n, BigInt(VALID_HEADER_LENGTH - 1), BigInt(VALID_HEADER_LENGTH + 1), 100n * 1024n * 1024n, 100n * 1024n * 1024n + 1n, 2n ** 31n, 2n ** 32n, 2n ** 53n + 1n, 2n ** 63n, 2n ** 64n - 1n),
     fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }),
   ).map((length) => {
     const bytes = Uint8Array.from(VALID_CHECKPOINT);
@@ -624,10 +630,6 @@ const hostileCheckpoint: fc.Arbitrary<Uint8Array> = fc.oneof(
   { weight: 1, arbitrary: fc.uint8Array({ maxLength: 128 }) },
   { weight: 1, arbitrary: fc.tuple(hostileJsonText, fc.uint8Array({ maxLength: 64 })).map(([text, data]) => joinSafetensors(text, data)) },
 );
-
-function headerLength(bytes: Uint8Array): number {
-  return Number(new DataView(bytes.buffer, bytes.byteOffset, 8).getBigUint64(0, true));
-}
 
 /** Valid safetensors of random F32/F64 tensors (zero-sized ones too), for the generic decoder. */
 const validSafetensors: fc.Arbitrary<{ bytes: Uint8Array; tensors: TensorIn[] }> = fc

@@ -9,9 +9,10 @@ import { fileURLToPath } from 'node:url';
 import { afterAll } from 'vitest';
 import { makeDataset, type Dataset } from '../src/data/dataset.js';
 import { loadMnist, type Mnist } from '../src/data/mnist.js';
+import { cliEntry } from '../src/package-paths.js';
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
-export const CLI = join(ROOT, 'dist', 'bin', 'nnfs.js');
+export const CLI = cliEntry();
 
 const temps: string[] = [];
 afterAll(() => {
@@ -64,8 +65,13 @@ export function smallMnistFolder(train = 2000, test = 500): string {
 }
 
 /** Runs the built CLI to completion. */
-export function runCli(args: string[], options: { cwd?: string; timeout?: number } = {}): SpawnSyncReturns<string> {
-  return spawnSync(process.execPath, [CLI, ...args], { cwd: options.cwd ?? ROOT, encoding: 'utf8', timeout: options.timeout ?? 60_000 });
+export function runCli(args: string[], options: { cwd?: string; timeout?: number; env?: Record<string, string> } = {}): SpawnSyncReturns<string> {
+  return spawnSync(process.execPath, [CLI, ...args], {
+    cwd: options.cwd ?? ROOT,
+    encoding: 'utf8',
+    timeout: options.timeout ?? 60_000,
+    env: { ...process.env, ...options.env },
+  });
 }
 
 /** Starts the built CLI and returns the child, for tests that signal it. */

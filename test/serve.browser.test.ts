@@ -8,7 +8,6 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readDatWeights } from '../src/checkpoint/dat-import.js';
@@ -20,9 +19,8 @@ import { argmax, forward } from '../src/model/forward.js';
 import { modelSpec } from '../src/model/spec.js';
 import { PEN_FRACTION } from '../src/web/page/pad-geometry.js';
 import { loadTestSplit } from '../src/web/samples.js';
+import { CLI, ROOT } from './helpers.js';
 
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const CLI = join(ROOT, 'dist', 'bin', 'nnfs.js');
 const CHROMIUM = '/usr/bin/chromium';
 const ORIGINAL_WEIGHTS = resolve(ROOT, '..', 'shared', 'original-weights');
 const HAVE_CHROMIUM = existsSync(CHROMIUM);

@@ -8,8 +8,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { request } from 'node:http';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeCheckpoint, encodeCheckpoint, FORMAT_NAME } from '../src/checkpoint/format.js';
 import { saveCheckpoint } from '../src/checkpoint/store.js';
@@ -17,9 +16,8 @@ import type { Checkpoint } from '../src/checkpoint/types.js';
 import { DEFAULTS } from '../src/config.js';
 import { modelSpec } from '../src/model/spec.js';
 import { decodeWebModel, NNFS_FORMAT } from '../src/web/model-file.js';
+import { CLI, ROOT } from './helpers.js';
 
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const CLI = join(ROOT, 'dist', 'bin', 'nnfs.js');
 const BUILT = existsSync(CLI) && existsSync(join(ROOT, 'dist', 'web', 'index.html'));
 
 /** A small but real 784-16-10 checkpoint with arbitrary weights. */

@@ -4,7 +4,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, promises as fs, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { UserError } from '../errors.js';
+import { refuseSpecialFile, UserError } from '../errors.js';
 import { decodeCheckpoint, encodeCheckpoint } from './format.js';
 import type { Checkpoint } from './types.js';
 
@@ -85,6 +85,9 @@ function makeFolder(dir: string): void {
     if (!((e as NodeJS.ErrnoException).code === 'EEXIST' && isFolder())) throw e;
   }
 }
+
+/** tempName's names, with the pid of the process that made them (removeAbandonedTemps). */
+const TEMP_NAME = /^\..+\.tmp-(\d+)-[0-9a-f]+$/;
 
 function tempName(dir: string, fileName: string): string {
   return path.join(dir, `.${fileName}.tmp-${process.pid}-${randomBytes(6).toString('hex')}`);
@@ -178,24 +181,22 @@ export async function writeCheckpointFile(file: string, c: Checkpoint): Promise<
   return writeAtomically(file, encodeCheckpoint(c));
 }
 
+/** `file`, or its last.safetensors when it is a folder (a run folder names its newest checkpoint). */
+export async function resolveCheckpointFile(file: string): Promise<string> {
+  const stat = await fs.stat(file).catch(() => undefined);
+  return stat?.isDirectory() ? path.join(file, LAST_NAME) : file;
+}
+
 /** Loads a checkpoint file, or dir/last.safetensors when given a folder. */
 export async function loadCheckpoint(file: string): Promise<Checkpoint> {
-  let target = file;
-  try {
-    if ((await fs.stat(file)).isDirectory()) target = path.join(file, LAST_NAME);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new UserError(`no checkpoint at ${file}; train one with \`nnfs train\`.`);
-    throw new UserError(`cannot read ${file}: ${describeFsError(e)}.`);
-  }
+  const target = await resolveCheckpointFile(file);
   return decodeCheckpoint(await readCheckpointBytes(target), target);
 }
 
 /** The bytes of the checkpoint file `file`, or one sentence saying why they cannot be read. */
 export async function readCheckpointBytes(file: string): Promise<Uint8Array> {
   try {
-    // Only a regular file: a device such as /dev/zero never ends, and a pipe may never open.
-    const stat = await fs.stat(file);
-    if (!stat.isFile() && !stat.isDirectory()) throw new UserError(`cannot read ${file}: it is not a regular file.`);
+    refuseSpecialFile(await fs.stat(file), `cannot read ${file}: it is not a regular file.`);
     return await fs.readFile(file);
   } catch (e) {
     if (e instanceof UserError) throw e;
@@ -265,7 +266,7 @@ function removeAbandonedTemps(dir: string): void {
     return; // a folder that can be written but not listed: nothing to tidy
   }
   for (const name of names) {
-    const match = /^\..+\.tmp-(\d+)-[0-9a-f]+$/.exec(name);
+    const match = TEMP_NAME.exec(name);
     if (!match || processAlive(Number(match[1]))) continue;
     try {
       rmSync(path.join(dir, name), { force: true });

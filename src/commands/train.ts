@@ -1,7 +1,7 @@
 // `nnfs train`: trains a network from scratch on MNIST (or --data) with every core.
 
 import type { Argv } from 'yargs';
-import { DEFAULTS, validateConfig, type InitName, type OptimizerName, type TrainConfig, type TrainKernel } from '../config.js';
+import { DEFAULTS, KERNELS, validateConfig, type InitName, type OptimizerName, type TrainConfig, type TrainKernel } from '../config.js';
 import { loadMnist } from '../data/mnist.js';
 import { choice, dataOption, fraction, keepOption, saveEveryStepsOption, integer, integerList, jsonOption, path, positive, threadsOption } from './flags.js';
 import { newRunFolder, runTraining } from './training-run.js';
@@ -22,7 +22,7 @@ export function builder(yargs: Argv) {
     .option('momentum', { type: 'string', requiresArg: true, describe: 'momentum coefficient (--optimizer momentum)', default: String(DEFAULTS.momentum), coerce: fraction('momentum') })
     .option('seed', { type: 'string', requiresArg: true, describe: 'seed for initialisation and shuffling', default: String(DEFAULTS.seed), coerce: integer('seed', 0, 0xffffffff) })
     .option('microbatch', { type: 'string', requiresArg: true, describe: 'samples per gradient slot (fixes the summation order)', default: String(DEFAULTS.microbatch), coerce: integer('microbatch', 1, 1_000_000) })
-    .option('kernel', { type: 'string', requiresArg: true, describe: 'wasm (WebAssembly SIMD), sparse (JS, nonzero pixels only) or dense (JS, the reference)', default: 'wasm', coerce: choice<TrainKernel>('kernel', ['wasm', 'sparse', 'dense']) })
+    .option('kernel', { type: 'string', requiresArg: true, describe: 'wasm (WebAssembly SIMD), sparse (JS, nonzero pixels only) or dense (JS, the reference)', default: DEFAULTS.kernel, coerce: choice('kernel', KERNELS) })
     .option('data', dataOption)
     .option('out', { type: 'string', requiresArg: true, describe: 'run folder for checkpoints and metrics.jsonl', defaultDescription: 'checkpoints/run-<time>', coerce: path('out') })
     .option('save-every-steps', saveEveryStepsOption)

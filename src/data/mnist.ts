@@ -4,7 +4,7 @@
 import { closeSync, existsSync, fstatSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
-import { UserError } from '../errors.js';
+import { refuseSpecialFile, UserError } from '../errors.js';
 import { type Dataset, makeDataset, sharedUint8 } from './dataset.js';
 import { gunzipIfNeeded, isGzip } from './gzip.js';
 import { fingerprint } from './fingerprint.js';
@@ -50,9 +50,7 @@ export function findIdxFile(dir: string, split: Split, kind: IdxKind): string {
 export function readIdxFile(path: string): IdxFile {
   let fd: number;
   try {
-    // Only a regular file: a device such as /dev/zero never ends, and a pipe may never open.
-    const stat = statSync(path);
-    if (!stat.isFile() && !stat.isDirectory()) throw new UserError(`cannot read ${path}: it is not a regular file.`);
+    refuseSpecialFile(statSync(path), `cannot read ${path}: it is not a regular file.`);
     fd = openSync(path, 'r');
   } catch (error) {
     throw error instanceof UserError ? error : cannotRead(path, error);

@@ -2,7 +2,7 @@
 
 import { readFileSync, statSync } from 'node:fs';
 import { PNG } from 'pngjs';
-import { UserError } from '../errors.js';
+import { refuseSpecialFile, UserError } from '../errors.js';
 import { grayFromRgba, toMnistInput } from './preprocess.js';
 
 /** Every PNG file starts with these eight bytes. */
@@ -36,9 +36,7 @@ function shortReason(err: unknown): string {
 export function readDigitPng(path: string): Float32Array {
   let bytes: Buffer;
   try {
-    // Only a regular file: a device such as /dev/zero never ends, and a pipe may never open.
-    const stat = statSync(path);
-    if (!stat.isFile() && !stat.isDirectory()) throw new UserError(`${path} is not a readable PNG image (it is not a regular file).`);
+    refuseSpecialFile(statSync(path), `${path} is not a readable PNG image (it is not a regular file).`);
     bytes = readFileSync(path);
   } catch (err) {
     if (err instanceof UserError) throw err;

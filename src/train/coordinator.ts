@@ -17,13 +17,6 @@ import {
   type EvaluateResult, type SharedRun, type StepGeometry,
 } from './protocol.js';
 
-/**
- * How long an idle training thread polls before sleeping: about as long as a microbatch
- * takes (~20 µs), so a phase change usually finds it awake (waking a sleeper costs tens of
- * microseconds). Training threads are at most one per core (SharedRun.participants).
- */
-const SPIN_ITERATIONS = 20_000;
-
 /** Test-set evaluation is cut into this many pieces, whatever the thread count, so its sums are deterministic. */
 const EVALUATION_PIECES = 16;
 
@@ -87,7 +80,6 @@ export class Coordinator {
       // the pool has exactly `threads` workers.
       scratch: sharedFloat32(kernel === 'wasm' ? threads * wasmScratchFloats(spec) : 0),
       participants,
-      spin: SPIN_ITERATIONS,
       reduced: sharedFloat32(threads * taskGeometry(geometry, participants, spec.paramCount).reducedFloats),
     };
     this.pool = options.pool ?? createPool(threads);

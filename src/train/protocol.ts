@@ -46,8 +46,6 @@ export interface SharedRun {
    * change the results: those are the same for any number of them.
    */
   participants: number;
-  /** Spin iterations on SEQ before sleeping: participants each have a core, so a short spin pays. */
-  spin: number;
   /**
    * Each thread's own buffer for phase B (paramCount floats for the summed gradient, then
    * a chunk's floats per level of reduction-tree.ts sumTasks), at seat * its length.

@@ -59,6 +59,12 @@ import { jsAdder, NO_ADDER, runTask, sumTasks, type Adder } from './reduction-tr
  */
 const DIVERGED_LOSS = 1e6;
 const INDEX_MASK = (1 << PHASE_SHIFT) - 1;
+/**
+ * How long an idle training thread polls SEQ before sleeping: about as long as a microbatch
+ * takes (~20 µs), so a phase change usually finds it awake (waking a sleeper costs tens of
+ * microseconds). Training threads are at most one per core (SharedRun.participants).
+ */
+const SPIN_ITERATIONS = 20_000;
 /** How long a sleeping thread waits before re-checking for a failed run. */
 const SLEEP_MS = 250;
 /** Fused SGD steps per kernel.prefetch hint (0.068 -> 0.053 s per epoch with the wasm kernel). */
@@ -321,7 +327,7 @@ function waitForPhaseChange(run: SharedRun, seq: number): void {
   const { control } = run;
   // Opened to all, there may be more threads than cores: then spinning would steal the core
   // of the thread holding the work.
-  const spin = Atomics.load(control, Control.OPEN_TO_ALL) === 0 ? run.spin : 0;
+  const spin = Atomics.load(control, Control.OPEN_TO_ALL) === 0 ? SPIN_ITERATIONS : 0;
   for (let i = 0; i < spin; i++) {
     if (Atomics.load(control, Control.SEQ) !== seq) return;
   }

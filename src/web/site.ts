@@ -5,7 +5,7 @@
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import { decodeCheckpoint } from '../checkpoint/format.js';
-import { LAST_NAME, readCheckpointBytes } from '../checkpoint/store.js';
+import { readCheckpointBytes, resolveCheckpointFile } from '../checkpoint/store.js';
 import type { Dataset } from '../data/dataset.js';
 import { UserError } from '../errors.js';
 import { metricsFileFor } from '../package-paths.js';
@@ -52,12 +52,6 @@ export interface Site {
 /** A short plain-text reply that is never cached. */
 export const text = (status: number, body: string): Reply => ({ status, type: 'text/plain; charset=utf-8', body, noStore: true });
 
-/** A folder means its last.safetensors, as loadCheckpoint reads it. */
-async function resolveCheckpoint(path: string): Promise<string> {
-  const stat = await fs.stat(path).catch(() => undefined);
-  return stat?.isDirectory() ? join(path, LAST_NAME) : path;
-}
-
 /** Validates the checkpoint fully (format, checksum, shapes) and returns its bytes, or the one-sentence reason it cannot be used. */
 async function loadModelBytes(file: string): Promise<{ bytes: Uint8Array } | { error: string }> {
   try {
@@ -89,7 +83,7 @@ async function readPageFiles(dir: string): Promise<Map<string, Reply>> {
 /** Loads everything once at start (page files, checkpoint), except metrics.jsonl, which a running training may still extend. */
 export async function buildSite(options: SiteOptions): Promise<Site> {
   const page = await readPageFiles(options.pageDir);
-  const checkpointFile = await resolveCheckpoint(options.checkpoint);
+  const checkpointFile = await resolveCheckpointFile(options.checkpoint);
   const model = await loadModelBytes(checkpointFile);
   const metricsFile = metricsFileFor(checkpointFile);
 

@@ -5,7 +5,7 @@
 export type WasmModuleName = 'kernel' | 'update' | 'pack';
 
 /** Where the build put `<name>.wasm`: beside this module's compiled JavaScript. */
-export function moduleUrl(name: WasmModuleName): URL {
+function moduleUrl(name: WasmModuleName): URL {
   return new URL(`./${name}.wasm`, import.meta.url);
 }
 

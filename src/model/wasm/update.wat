@@ -197,8 +197,8 @@
           (local.get $b1v) (local.get $c1v) (local.get $b2v) (local.get $c2v) (local.get $stepv) (local.get $corrv) (local.get $epsv))
         (local.set $at (i32.add (local.get $at) (i32.const 4)))
         (br $ones))))
-;; The reduction tree's additions (reduction-tree.ts): dst = a + b, and dst += src, over
-  ;; $bytes bytes of float32 (a multiple of 4; the last 1-3 floats one at a time).
+;; The reduction tree's additions (reduction-tree.ts): dst = a + b over $bytes bytes of
+  ;; float32 (a multiple of 4; the last 1-3 floats one at a time); dst += src is sum(dst, dst, src).
   (func (export "sum") (param $dst i32) (param $a i32) (param $b i32) (param $bytes i32)
     (local $end i32) (local $end4 i32)
     (local.set $end (i32.add (local.get $dst) (local.get $bytes)))
@@ -218,25 +218,6 @@
         (local.set $dst (i32.add (local.get $dst) (i32.const 4)))
         (local.set $a (i32.add (local.get $a) (i32.const 4)))
         (local.set $b (i32.add (local.get $b) (i32.const 4)))
-        (br $ones))))
-
-  (func (export "add") (param $dst i32) (param $src i32) (param $bytes i32)
-    (local $end i32) (local $end4 i32)
-    (local.set $end (i32.add (local.get $dst) (local.get $bytes)))
-    (local.set $end4 (i32.add (local.get $dst) (i32.and (local.get $bytes) (i32.const -16))))
-    (block $quadsDone
-      (loop $quads
-        (br_if $quadsDone (i32.ge_u (local.get $dst) (local.get $end4)))
-        (v128.store (local.get $dst) (f32x4.add (v128.load (local.get $dst)) (v128.load (local.get $src))))
-        (local.set $dst (i32.add (local.get $dst) (i32.const 16)))
-        (local.set $src (i32.add (local.get $src) (i32.const 16)))
-        (br $quads)))
-    (block $done
-      (loop $ones
-        (br_if $done (i32.ge_u (local.get $dst) (local.get $end)))
-        (f32.store (local.get $dst) (f32.add (f32.load (local.get $dst)) (f32.load (local.get $src))))
-        (local.set $dst (i32.add (local.get $dst) (i32.const 4)))
-        (local.set $src (i32.add (local.get $src) (i32.const 4)))
         (br $ones))))
 
   ;; Reads one float of every 64-byte line of [$from, $from + $bytes): a training thread

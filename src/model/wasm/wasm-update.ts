@@ -13,12 +13,19 @@ interface UpdateExports {
   updateMomentum: Fn<[number, number, number, number, number, number, number, number, number, number]>;
   updateAdam: Fn<[number, number, number, number, number, number, number, number, number, number, number, number, number, number, number, number]>;
   sum: Fn<[number, number, number, number]>;
-  add: Fn<[number, number, number]>;
   warm: Fn<[number, number]>;
 }
 
+const instances = new WeakMap<WebAssembly.Memory, UpdateExports>();
+
+/** update.wat over `memory`: one instance per memory, shared by the update, the adder and the warm-up read. */
 function instantiate(memory: WebAssembly.Memory): UpdateExports {
-  return new WebAssembly.Instance(wasmModule('update'), { env: { memory } }).exports as unknown as UpdateExports;
+  let exports = instances.get(memory);
+  if (!exports) {
+    exports = new WebAssembly.Instance(wasmModule('update'), { env: { memory } }).exports as unknown as UpdateExports;
+    instances.set(memory, exports);
+  }
+  return exports;
 }
 
 /** An update function over arrays in `memory` (the process's shared WebAssembly.Memory). */
@@ -51,7 +58,7 @@ export function createWasmAdder(memory: WebAssembly.Memory): Adder {
   const wasm = instantiate(memory);
   return {
     sum: (dst, a, b, n) => wasm.sum(4 * dst, 4 * a, 4 * b, 4 * n),
-    add: (dst, src, n) => wasm.add(4 * dst, 4 * src, 4 * n),
+    add: (dst, src, n) => wasm.sum(4 * dst, 4 * dst, 4 * src, 4 * n),
   };
 }
 
