@@ -1,10 +1,12 @@
 // Text form of bench records: a heading per kind of measurement, then aligned lines.
 
 import type { BenchRecord } from './runner.js';
+import { FULL_TIMING, QUICK_TIMING } from './throughput.js';
 
 const HEADINGS: Record<string, string> = {
   machine: 'machine',
-  throughput: 'training throughput of the engine with N worker threads (median of timed one-epoch windows after a warm-up of at least an epoch and 0.5 s)',
+  throughput: 'training throughput of the engine with N worker threads (median of timed one-epoch windows after a warm-up of at least ' +
+    `an epoch and ${FULL_TIMING.warmUpSeconds} s, ${QUICK_TIMING.warmUpSeconds} s with --quick)`,
   sync: 'synchronisation: a step of 64 samples with no arithmetic (claiming protocol; a pool task per thread per step instead)',
   'original-recipe': "the original recipe (batch 1, SGD, lr 0.01) on one thread",
   kernel: 'kernels on one thread, microbatches of 16 real MNIST images (dense-equivalent GFLOP/s)',

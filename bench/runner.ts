@@ -6,6 +6,7 @@ import { benchmarkKernels } from './kernels.js';
 import { machineInfo } from './machine.js';
 import { threadsToRun } from '../src/train/pool.js';
 import { measureOriginalRecipe, measureScaling, measureSync } from './scaling.js';
+import { FULL_TIMING, QUICK_TIMING } from './throughput.js';
 
 export interface BenchOptions {
   threads: number[];
@@ -21,14 +22,14 @@ export type BenchRecord = { kind: string } & Record<string, unknown>;
 export const ORIGINAL_ACCURACY = 0.9244;
 
 export async function* runBench(options: BenchOptions): AsyncGenerator<BenchRecord> {
-  const windows = options.quick ? 3 : 7;
+  const timing = options.quick ? QUICK_TIMING : FULL_TIMING;
   yield { kind: 'machine', ...machineInfo() };
   const data = loadMnist(options.data);
   const dataArgs = options.data ? ['--data', options.data] : [];
 
-  for (const row of await measureScaling(data, options.threads, windows)) yield { kind: 'throughput', ...row };
-  for (const row of await measureSync(data, options.threads, windows)) yield { kind: 'sync', ...row };
-  yield { kind: 'original-recipe', threads: 1, ...(await measureOriginalRecipe(data, options.quick ? 2 : 4)) };
+  for (const row of await measureScaling(data, options.threads, timing)) yield { kind: 'throughput', ...row };
+  for (const row of await measureSync(data, options.threads, timing)) yield { kind: 'sync', ...row };
+  yield { kind: 'original-recipe', threads: 1, ...(await measureOriginalRecipe(data, { ...timing, windows: options.quick ? 2 : 4 })) };
   for (const row of benchmarkKernels(data, { maxTime: options.quick ? 0.1 : 1 })) yield { kind: 'kernel', ...row };
 
   // From a cold start of `nnfs train` with the defaults, as a user runs it.

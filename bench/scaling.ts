@@ -5,7 +5,7 @@ import { DEFAULTS, layerSizes, type TrainConfig } from '../src/config.js';
 import type { Mnist } from '../src/data/mnist.js';
 import { modelSpec } from '../src/model/spec.js';
 import { Coordinator } from '../src/train/coordinator.js';
-import { measureThroughput } from './throughput.js';
+import { measureThroughput, type Timing } from './throughput.js';
 
 export interface Recipe {
   name: string;
@@ -29,13 +29,13 @@ export interface ScalingRow {
   microsecondsPerStep: number;
 }
 
-export async function measureScaling(data: Mnist, threadCounts: number[], windows: number): Promise<ScalingRow[]> {
+export async function measureScaling(data: Mnist, threadCounts: number[], timing: Timing): Promise<ScalingRow[]> {
   const rows: ScalingRow[] = [];
   for (const recipe of RECIPES) {
     let base: number | undefined;
     for (const threads of threadCounts) {
       // A window of an epoch's steps, as `nnfs train` runs them: one segment, so one start and end of the workers' loop per epoch.
-      const r = await measureThroughput({ config: recipe.config, data, threads, windowSamples: data.train.count, windows });
+      const r = await measureThroughput({ config: recipe.config, data, threads, windowSamples: data.train.count, ...timing });
       base ??= r.samplesPerSecond;
       const speedup = r.samplesPerSecond / base;
       rows.push({ recipe: recipe.name, threads, samplesPerSecond: r.samplesPerSecond, speedup, efficiency: speedup / (threads / threadCounts[0]), microsecondsPerStep: r.microsecondsPerStep });
@@ -52,11 +52,11 @@ export interface SyncRow {
   microsecondsPerDispatchedStep: number;
 }
 
-export async function measureSync(data: Mnist, threadCounts: number[], windows: number): Promise<SyncRow[]> {
+export async function measureSync(data: Mnist, threadCounts: number[], timing: Timing): Promise<SyncRow[]> {
   const rows: SyncRow[] = [];
   for (const threads of threadCounts) {
     const config = { ...DEFAULTS, batchSize: 64 };
-    const r = await measureThroughput({ config, data, threads, kernel: 'none', windowSamples: 30_000, windows });
+    const r = await measureThroughput({ config, data, threads, kernel: 'none', windowSamples: 30_000, ...timing });
     const spec = modelSpec(layerSizes(config, data.train.inputSize, data.train.classes));
     const coordinator = new Coordinator(spec, config, data, threads, { kernel: 'none' });
     try {
@@ -71,8 +71,8 @@ export async function measureSync(data: Mnist, threadCounts: number[], windows: 
 }
 
 /** The original project's recipe on one thread: seconds per epoch of 60,000 samples. */
-export async function measureOriginalRecipe(data: Mnist, windows: number): Promise<{ secondsPerEpoch: number; samplesPerSecond: number }> {
+export async function measureOriginalRecipe(data: Mnist, timing: Timing): Promise<{ secondsPerEpoch: number; samplesPerSecond: number }> {
   const config: TrainConfig = { ...DEFAULTS, optimizer: 'sgd', lr: 0.01, lrDecay: 1, batchSize: 1, init: 'randn' };
-  const r = await measureThroughput({ config, data, threads: 1, windowSamples: 30_000, windows });
+  const r = await measureThroughput({ config, data, threads: 1, windowSamples: 30_000, ...timing });
   return { secondsPerEpoch: data.train.count / r.samplesPerSecond, samplesPerSecond: r.samplesPerSecond };
 }

@@ -10,15 +10,22 @@ import { shuffledOrder } from '../src/rng.js';
 import { Coordinator } from '../src/train/coordinator.js';
 import { median } from './stats.js';
 
-/**
- * The least time a measurement warms up for. V8 optimises each worker's step loop on
- * background threads during about the first 0.3 s of a run (~100 ms of compile jobs per
- * worker). With no core to spare, those jobs take turns with the training threads:
- * measured on 2 cores, 2-thread windows timed after a one-epoch warm-up ran 10-50% slow
- * for the next 4-5 epochs, which put the median window among them; 1-thread windows,
- * with a core free for the compiler, did not.
- */
-const WARM_UP_SECONDS = 0.5;
+/** How many windows are timed, and the least time spent warming up before them. */
+export interface Timing {
+  windows: number;
+  /**
+   * V8 optimises each worker's step loop on background threads during about the first
+   * 0.3 s of a run (~100 ms of compile jobs per worker). With no core to spare, those jobs
+   * take turns with the training threads: measured on 2 cores, 2-thread windows timed
+   * after a one-epoch warm-up ran 10-50% slow for the next 4-5 epochs, which put the
+   * median window among them; 1-thread windows, with a core free for the compiler, did not.
+   */
+  warmUpSeconds: number;
+}
+
+/** `nnfs bench`'s timing, and its `--quick` one. */
+export const FULL_TIMING: Timing = { windows: 7, warmUpSeconds: 0.5 };
+export const QUICK_TIMING: Timing = { windows: 3, warmUpSeconds: 0.25 };
 
 export interface ThroughputResult {
   samplesPerSecond: number;
@@ -28,14 +35,13 @@ export interface ThroughputResult {
   microsecondsPerStep: number;
 }
 
-export interface ThroughputOptions {
+export interface ThroughputOptions extends Timing {
   config: TrainConfig;
   data: Mnist;
   threads: number;
   kernel?: KernelName;
   /** Samples per timed window (rounded to whole steps). */
   windowSamples: number;
-  windows: number;
 }
 
 export async function measureThroughput(o: ThroughputOptions): Promise<ThroughputResult> {
@@ -57,12 +63,12 @@ export async function measureThroughput(o: ThroughputOptions): Promise<Throughpu
       taken += stepsPerWindow;
       return seconds;
     };
-    // Warm-up: at least an epoch's worth and WARM_UP_SECONDS, so every worker's code is
+    // Warm-up: at least an epoch's worth and o.warmUpSeconds, so every worker's code is
     // optimised (each thread has its own JIT) before the timed windows; a real run spends
     // nearly all its time in this state.
     const warmUps = Math.max(1, Math.round(o.data.train.count / (stepsPerWindow * o.config.batchSize)));
     const warmUpStarted = performance.now();
-    for (let w = 0; w < warmUps || performance.now() - warmUpStarted < WARM_UP_SECONDS * 1000; w++) await window();
+    for (let w = 0; w < warmUps || performance.now() - warmUpStarted < o.warmUpSeconds * 1000; w++) await window();
     const seconds: number[] = [];
     for (let w = 0; w < o.windows; w++) seconds.push(await window());
     const windows = seconds.map((s) => (stepsPerWindow * o.config.batchSize) / s);
