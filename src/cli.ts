@@ -7,6 +7,7 @@ import { hideBin } from 'yargs/helpers';
 import { UserError } from './errors.js';
 import { packageVersion } from './package-paths.js';
 import { RunFailure } from './train/coordinator.js';
+import { watchOutput } from './report/stdout.js';
 import * as evaluate from './commands/evaluate.js';
 import * as importDat from './commands/import.js';
 import * as lines from './commands/lines.js';
@@ -48,6 +49,7 @@ function oneSentence(message: string): string {
 async function main(): Promise<void> {
   // Stack traces (NNFS_DEBUG) then name the TypeScript sources, not the bundle's chunks.
   if (process.env.NNFS_DEBUG) process.setSourceMapsEnabled(true);
+  watchOutput();
   const parser = yargs(hideBin(process.argv))
     .scriptName('nnfs')
     .usage('$0 <command> [options]\n\nTrains small neural networks on MNIST from scratch, on every core.')

@@ -116,6 +116,23 @@ describe('interruptions', () => {
     expect(JSON.parse(resumed.stdout.trim().split('\n').at(-1)!).epoch).toBe(checkpoint.position.epoch + 1);
   }, 60_000);
 
+  it('a reader that stops reading (`nnfs train | head -1`) ends the run as Ctrl-C does, with no stack trace', async () => {
+    const data = smallMnistFolder(6000, 500);
+    const out = join(tempDir(), 'run');
+    const child = startCli(['train', '--data', data, '--out', out, '--epochs', '1000', '--threads', '2']);
+    let stderr = '';
+    // Like head -1: read the first line, then close the pipe.
+    child.stdout.once('data', () => child.stdout.destroy());
+    child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
+    const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+    expect(hasStackTrace(stderr)).toBe(false);
+    expect(stderr).toMatch(/standard output was closed/);
+    expect(stderr).toMatch(/npx nnfs resume --checkpoint \S+ --epochs 1000/);
+    expect(code).toBe(130);
+    const checkpoint = await loadCheckpoint(join(out, 'last.safetensors'));
+    expect(checkpoint.position.epoch).toBeGreaterThanOrEqual(1);
+  }, 60_000);
+
   it('SIGKILL at random moments, saves included, leaves every checkpoint whole and last resumable', async () => {
     const data = smallMnistFolder(3000, 300);
     const out = join(tempDir(), 'run');

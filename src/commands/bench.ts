@@ -3,6 +3,7 @@
 
 import type { Argv } from 'yargs';
 import { UserError } from '../errors.js';
+import { stdoutClosed } from '../report/stdout.js';
 import { MAX_THREADS, dataOption, integerList, jsonOption } from './flags.js';
 
 export const command = 'bench';
@@ -24,5 +25,9 @@ export async function handler(args: { threads: number[]; quick: boolean; json: b
   const { runBench } = await import('../../bench/runner.js');
   const { textPrinter } = await import('../../bench/format.js');
   const print = args.json ? (r: object) => process.stdout.write(JSON.stringify(r) + '\n') : textPrinter((s) => process.stdout.write(s));
-  for await (const record of runBench({ threads: args.threads, quick: args.quick, data: args.data })) print(record);
+  for await (const record of runBench({ threads: args.threads, quick: args.quick, data: args.data })) {
+    // Nobody reads the figures any more (`nnfs bench | head`): stop measuring.
+    if (stdoutClosed()) break;
+    print(record);
+  }
 }

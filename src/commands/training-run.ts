@@ -10,6 +10,7 @@ import { UserError } from '../errors.js';
 import type { Mnist } from '../data/mnist.js';
 import { describeThreads } from './flags.js';
 import { BarReporter, JsonReporter, LineReporter } from '../report/progress.js';
+import { onStdoutClosed } from '../report/stdout.js';
 import type { Piscina } from 'piscina';
 import { createPool, threadsToRun } from '../train/pool.js';
 import type { WorkerTask } from '../train/protocol.js';
@@ -83,6 +84,11 @@ export async function runTraining(options: TrainingRunOptions): Promise<number> 
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  // The reader of the epoch lines has gone (`nnfs train | head -3`): stop as for Ctrl-C, saved and resumable.
+  const stopWatchingStdout = onStdoutClosed(() => {
+    process.stderr.write('\nstandard output was closed: finishing the current step and saving a checkpoint…\n');
+    session.requestStop();
+  });
   const started = performance.now();
   try {
     const result = await session.run();
@@ -106,6 +112,7 @@ export async function runTraining(options: TrainingRunOptions): Promise<number> 
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
+    stopWatchingStdout();
     await session.close();
   }
 }
