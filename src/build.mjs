@@ -13,6 +13,23 @@ const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const out = join(root, 'dist', 'bin');
 const wasm = join(root, 'dist', 'src', 'model', 'wasm');
 
+/**
+ * yargs measures text with string-width, whose start-up (Intl.Segmenter, Unicode property
+ * regexes) and first use cost ~20 ms of every command's start, even one that prints no
+ * help; fast-string-width gives the same widths for the help text (see test/cli.test.ts).
+ * Only yargs and its layout packages get it: cli-progress require()s string-width 4, whose
+ * export is the function itself (an alias for the whole bundle broke the progress bar).
+ */
+const yargsTextWidth = {
+  name: 'yargs-text-width',
+  setup(build) {
+    build.onResolve({ filter: /^string-width$/ }, (args) =>
+      /[\\/]node_modules[\\/](yargs|cliui|wrap-ansi)[\\/]/.test(args.importer)
+        ? build.resolve('fast-string-width', { kind: args.kind, resolveDir: args.resolveDir })
+        : undefined);
+  },
+};
+
 await rm(out, { recursive: true, force: true });
 await build({
   entryPoints: { nnfs: join(root, 'src', 'cli.ts') },
@@ -23,10 +40,7 @@ await build({
   platform: 'node',
   target: ['node20'],
   external: ['piscina'],
-  // yargs measures text with string-width, whose start-up (Intl.Segmenter, Unicode property
-  // regexes) and first use cost ~20 ms of every command's start, even one that prints no
-  // help; fast-string-width gives the same widths for the help text (see test/cli.test.ts).
-  alias: { 'string-width': 'fast-string-width' },
+  plugins: [yargsTextWidth],
   // Bundled CommonJS packages (cli-progress, pngjs, benchmark) call require().
   banner: { js: "import { createRequire as nnfsCreateRequire } from 'node:module'; const require = nnfsCreateRequire(import.meta.url);" },
   sourcemap: true,

@@ -1,6 +1,7 @@
 // The command line as a user meets it: help, a real short run, and every bad input named in
 // the engine issue refused with one sentence, a non-zero exit and nothing written.
 
+import { spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
@@ -9,7 +10,7 @@ import fastStringWidth from 'fast-string-width';
 import { describe, expect, it } from 'vitest';
 import { loadCheckpoint } from '../src/checkpoint/store.js';
 import { loadMnist } from '../src/data/mnist.js';
-import { hasStackTrace, ROOT, runCli, smallMnistFolder, tempDir } from './helpers.js';
+import { CLI, hasStackTrace, ROOT, runCli, smallMnistFolder, tempDir } from './helpers.js';
 
 describe('help', () => {
   it('nnfs --help lists the commands and train --help every flag', () => {
@@ -69,6 +70,24 @@ describe('a short real run', () => {
     expect(result.status).toBe(0);
     expect(result.stdout.trim()).toBe(version);
   });
+});
+
+describe('on a terminal', () => {
+  // `script` (util-linux) runs the command on a pseudo-terminal, as a user's shell does: the
+  // progress bar is drawn only there, so only there can it break a run.
+  const hasScript = spawnSync('script', ['--version']).status === 0;
+  it.skipIf(!hasScript)('train draws a progress bar of samples, finishes, and gives the cursor back', () => {
+    const data = smallMnistFolder(2000, 500);
+    const out = join(tempDir(), 'run');
+    const command = [process.execPath, CLI, 'train', '--data', data, '--out', out, '--epochs', '2'].map((a) => `'${a}'`).join(' ');
+    const result = spawnSync('script', ['-qec', command, '/dev/null'], { encoding: 'utf8', timeout: 60_000 });
+    expect(result.stdout).not.toMatch(/internal error/);
+    expect(result.status).toBe(0);
+    expect(result.stdout).toMatch(/epoch 2\/2 \S+ 100% \| 2000\/2000 samples \|/);
+    expect(result.stdout).toMatch(/done: test accuracy/);
+    // The bar hides the cursor while it runs (ESC [?25l); the last word must be to show it.
+    expect(result.stdout.lastIndexOf('\u001b[?25h')).toBeGreaterThan(result.stdout.lastIndexOf('\u001b[?25l'));
+  }, 60_000);
 });
 
 describe('bad input', () => {

@@ -55,7 +55,8 @@ export class BarReporter implements Reporter {
     this.epochs = epochs;
     this.bar = new cliProgress.SingleBar(
       {
-        format: `epoch ${epoch}/${epochs} {bar} {percentage}% | {samples}/{total} samples | {rate} | ETA {eta_formatted}`,
+        // {total} would be the bar's, which counts steps.
+        format: `epoch ${epoch}/${epochs} {bar} {percentage}% | {samples}/${this.samples} samples | {rate} | ETA {eta_formatted}`,
         hideCursor: true,
         clearOnComplete: true,
         etaBuffer: 20,
@@ -79,8 +80,13 @@ export class BarReporter implements Reporter {
   }
 
   epochEnd(m: EpochMetrics): void {
+    this.end();
+    process.stdout.write(formatEpochLine(m, this.epochs) + '\n');
+  }
+
+  /** Stopping the bar shows the cursor and turns line wrap back on. */
+  end(): void {
     this.bar?.stop();
     this.bar = undefined;
-    process.stdout.write(formatEpochLine(m, this.epochs) + '\n');
   }
 }

@@ -31,6 +31,8 @@ export interface Reporter {
   epochStart(epoch: number, epochs: number, steps: number, fromStep: number): void;
   progress(step: number): void;
   epochEnd(metrics: EpochMetrics): void;
+  /** Takes down any live display: the run has ended, perhaps in the middle of an epoch. */
+  end?(): void;
 }
 
 export interface SessionOptions {
@@ -142,6 +144,7 @@ export class Session {
       return { status: 'finished', checkpoint: (await this.flushSave()) ?? checkpoint, position, metrics };
     } finally {
       clearInterval(timer);
+      reporter.end?.();
       await this.pendingSave?.catch(() => undefined);
     }
   }
