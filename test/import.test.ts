@@ -68,6 +68,11 @@ describe('nnfs import --from-dat', () => {
     const busy = runCli(['import', '--from-dat', datFolder(), '--out', join(blocker, 'taken.safetensors')]);
     expect(busy.status).not.toBe(0);
     expect(hasStackTrace(busy.stderr)).toBe(false);
-    expect(busy.stderr.trim()).toMatch(/^nnfs: cannot save checkpoint .*taken\.safetensors: .*\.$/);
+    expect(busy.stderr.trim()).toMatch(/^nnfs: .*taken\.safetensors already exists; import writes only a new file, so give another --out\.$/);
+    writeFileSync(join(blocker, 'file'), '');
+    const unwritable = runCli(['import', '--from-dat', datFolder(), '--out', join(blocker, 'file', 'x.safetensors')]);
+    expect(unwritable.status).not.toBe(0);
+    expect(hasStackTrace(unwritable.stderr)).toBe(false);
+    expect(unwritable.stderr.trim()).toMatch(/^nnfs: cannot save checkpoint .*x\.safetensors: .+\.$/);
   });
 });

@@ -58,6 +58,10 @@ export function describeFsError(error: unknown): string {
       return 'no such file or folder';
     case 'EEXIST':
       return 'a file with that name is in the way';
+    case 'ENAMETOOLONG':
+      return 'the name is too long';
+    case 'ELOOP':
+      return 'too many symbolic links in the path';
     default:
       return error instanceof Error ? error.message : String(error);
   }
@@ -138,7 +142,7 @@ async function updateLast(dir: string, finalPath: string, bytes: Uint8Array): Pr
     await fs.rename(temp, path.join(dir, LAST_NAME));
   } catch (e) {
     if (temp !== undefined) await fs.rm(temp, { force: true }).catch(() => undefined);
-    throw e;
+    throw new UserError(`cannot save checkpoint ${path.join(dir, LAST_NAME)}: ${describeFsError(e)}.`, { cause: e });
   }
 }
 
@@ -158,6 +162,7 @@ async function writeAtomically(file: string, bytes: Uint8Array, afterRename?: ()
     await syncDir(dir);
   } catch (e) {
     if (temp !== undefined) await fs.rm(temp, { force: true }).catch(() => undefined);
+    if (e instanceof UserError) throw e; // afterRename's, which names its own file
     throw new UserError(`cannot save checkpoint ${file}: ${describeFsError(e)}.`, { cause: e });
   }
   return file;
@@ -254,11 +259,16 @@ export function assertWritable(dir: string): void {
     }
     throw new UserError(`cannot write to ${dir}: ${describeFsError(e)}.`);
   }
-  removeAbandonedTemps(dir);
+  // Temporary files of saves that a killed process never finished (its pid is gone): never a checkpoint, only clutter.
+  removeTemps(dir, (pid) => !processAlive(pid));
 }
 
-/** Temporary files of saves that a killed process never finished (its pid is gone): never a checkpoint, only clutter. */
-function removeAbandonedTemps(dir: string): void {
+/** For a process about to quit in the middle of a save: removes its own temporary files in `dir`. */
+export function removeUnfinishedSaves(dir: string): void {
+  removeTemps(dir, (pid) => pid === process.pid);
+}
+
+function removeTemps(dir: string, doomed: (pid: number) => boolean): void {
   let names: string[];
   try {
     names = readdirSync(dir);
@@ -267,7 +277,7 @@ function removeAbandonedTemps(dir: string): void {
   }
   for (const name of names) {
     const match = TEMP_NAME.exec(name);
-    if (!match || processAlive(Number(match[1]))) continue;
+    if (!match || !doomed(Number(match[1]))) continue;
     try {
       rmSync(path.join(dir, name), { force: true });
     } catch {

@@ -1,12 +1,14 @@
 // `nnfs import --from-dat DIR`: turns the original project's W1/b1/W2/b2.dat weights into an
 // nnfs checkpoint, so its trained model can be used with predict, evaluate and resume.
 
+import { existsSync } from 'node:fs';
 import type { Argv } from 'yargs';
 import { readDatWeights } from '../checkpoint/dat-import.js';
 import { writeCheckpointFile } from '../checkpoint/store.js';
 import type { Checkpoint } from '../checkpoint/types.js';
 import { DEFAULTS, ORIGINAL_RECIPE, validateConfig } from '../config.js';
 import { loadMnist } from '../data/mnist.js';
+import { UserError } from '../errors.js';
 import { path } from './flags.js';
 
 export const command = 'import';
@@ -25,6 +27,8 @@ interface ImportArgs {
 }
 
 export async function handler(args: ImportArgs): Promise<void> {
+  // A checkpoint there may be a trained model: import never replaces one.
+  if (existsSync(args.out)) throw new UserError(`${args.out} already exists; import writes only a new file, so give another --out.`);
   const { sizes, params } = readDatWeights(args.fromDat);
   const checkpoint: Checkpoint = {
     // The recipe the original trained with (200 epochs of per-sample SGD), so the file says how the weights came about.

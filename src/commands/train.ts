@@ -4,7 +4,7 @@ import type { Argv } from 'yargs';
 import { DEFAULTS, KERNELS, validateConfig, type InitName, type OptimizerName, type TrainConfig, type TrainKernel } from '../config.js';
 import { loadMnist } from '../data/mnist.js';
 import { choice, dataOption, fraction, keepOption, saveEveryStepsOption, integer, integerList, jsonOption, path, positive, threadsOption } from './flags.js';
-import { newRunFolder, runTraining } from './training-run.js';
+import { runTraining } from './training-run.js';
 
 export const command = 'train';
 export const describe = 'train a network on MNIST with every core, saving checkpoints each epoch';
@@ -72,7 +72,7 @@ export async function handler(args: TrainArgs): Promise<void> {
     config,
     loadData: () => loadMnist(args.data),
     threads: args.threads,
-    outDir: args.out ?? newRunFolder(),
+    outDir: args.out,
     json: args.json,
     saveEverySteps: args.saveEverySteps,
     keep: args.keep,

@@ -1,9 +1,10 @@
 // What `train` and `resume` share once their flags are parsed: load the data, run a
 // session with the right reporter, handle Ctrl-C, and print how it ended.
 
+import { existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { dirname, join, relative } from 'node:path';
-import { assertWritable, LAST_NAME } from '../checkpoint/store.js';
+import { assertWritable, describeFsError, LAST_NAME, parseCheckpointName, removeUnfinishedSaves } from '../checkpoint/store.js';
 import type { Checkpoint } from '../checkpoint/types.js';
 import { layerSizes, type TrainConfig } from '../config.js';
 import { UserError } from '../errors.js';
@@ -14,6 +15,7 @@ import { onStdoutClosed } from '../report/stdout.js';
 import type { Piscina } from 'piscina';
 import { createPool, threadsToRun } from '../train/pool.js';
 import type { WorkerTask } from '../train/protocol.js';
+import { METRICS_FILE } from '../train/metrics-file.js';
 import { Session, type Reporter, type SessionOptions } from '../train/session.js';
 import { RunFailure } from '../train/coordinator.js';
 
@@ -22,7 +24,8 @@ export interface TrainingRunOptions {
   /** Loads (and checks) the data; called once the worker threads are starting. */
   loadData: () => Mnist;
   threads: number;
-  outDir: string;
+  /** The run folder; none: a new one under checkpoints/ (newRunFolder). */
+  outDir?: string;
   json: boolean;
   resume?: Checkpoint;
   saveEverySteps: number;
@@ -44,13 +47,16 @@ function info(options: TrainingRunOptions, line: string): void {
 }
 
 export async function runTraining(options: TrainingRunOptions): Promise<number> {
-  const { config, outDir } = options;
+  const { config } = options;
   const threads = threadsToRun(options.threads);
   // Threads start now, so their start-up (module loading, wasm compiling) overlaps the data loading.
   const pool = createPool(threads);
   let data: Mnist;
+  let outDir: string;
   try {
     data = options.loadData();
+    if (options.outDir !== undefined && !options.resume) refuseUsedFolder(options.outDir);
+    outDir = options.outDir ?? newRunFolder();
     assertWritable(outDir);
   } catch (error) {
     await pool.destroy();
@@ -76,7 +82,9 @@ export async function runTraining(options: TrainingRunOptions): Promise<number> 
     signals++;
     if (signals > 1) {
       // Checkpoints are written to a temporary name and renamed, so leaving now loses nothing saved.
-      process.stderr.write('\nstopped at once; the last saved checkpoint is intact.\n');
+      removeUnfinishedSaves(outDir);
+      const last = join(outDir, LAST_NAME);
+      process.stderr.write(existsSync(last) ? `\nstopped at once; ${relativeOrAbsolute(last)}, the last checkpoint saved, is intact.\n` : '\nstopped at once, before any checkpoint was saved.\n');
       process.exit(INTERRUPTED_EXIT_CODE);
     }
     process.stderr.write('\nfinishing the current step and saving a checkpoint (Ctrl-C again to quit at once)…\n');
@@ -139,8 +147,34 @@ function relativeOrAbsolute(path: string): string {
   return rel.startsWith('..') ? path : rel;
 }
 
-/** A fresh run folder name under checkpoints/, sortable by time. */
-export function newRunFolder(): string {
+/**
+ * Makes a new run folder under checkpoints/, named by time and so sortable; runs started
+ * within the same second, even at the same instant, get -2, -3 …: mkdir claims a name.
+ */
+function newRunFolder(): string {
   const stamp = new Date().toISOString().replace(/[:T]/g, '-').replace(/\..*/, '');
-  return join('checkpoints', `run-${stamp}`);
+  const base = join('checkpoints', `run-${stamp}`);
+  for (let n = 1; ; n++) {
+    const dir = n === 1 ? base : `${base}-${n}`;
+    try {
+      mkdirSync('checkpoints', { recursive: true });
+      mkdirSync(dir);
+      return dir;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw new UserError(`cannot make the run folder ${dir}: ${describeFsError(e)}.`);
+    }
+  }
+}
+
+/** A fresh run never writes into a folder that holds another run: its checkpoints and metrics would be overwritten. */
+function refuseUsedFolder(dir: string): void {
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return; // no folder yet (or one that cannot be listed: assertWritable says what is wrong)
+  }
+  if (names.some((name) => name === LAST_NAME || name === METRICS_FILE || parseCheckpointName(name))) {
+    throw new UserError(`${dir} already holds a training run; continue it with \`nnfs resume --checkpoint ${dir}\`, or give another --out.`);
+  }
 }

@@ -1,7 +1,6 @@
 // A training run from start (or a checkpoint) to its last epoch: epoch orders, segments
 // between checkpoints, evaluation, metrics lines and checkpoint files.
 
-import { appendFile, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { checkpointName, pruneCheckpoints, saveCheckpoint } from '../checkpoint/store.js';
 import type { Checkpoint, RunPosition } from '../checkpoint/types.js';
@@ -12,6 +11,7 @@ import type { Piscina } from 'piscina';
 import { modelSpec } from '../model/spec.js';
 import { shuffledOrder } from '../rng.js';
 import { Coordinator, RunFailure } from './coordinator.js';
+import { appendMetrics, trimMetrics } from './metrics-file.js';
 import { microbatchesIn, stepRange } from './protocol.js';
 
 /** One line of metrics.jsonl and of `--json` output. */
@@ -61,8 +61,6 @@ export interface SessionResult {
   metrics: EpochMetrics[];
 }
 
-export const METRICS_FILE = 'metrics.jsonl';
-
 export class Session {
   readonly coordinator: Coordinator;
   private stopRequested = false;
@@ -96,7 +94,7 @@ export class Session {
       : { epoch: 0, step: 0, globalStep: 0, partialLossSum: 0, partialSamples: 0 };
     const metrics: EpochMetrics[] = [];
     let checkpoint: string | undefined;
-    await this.trimMetrics(position.epoch);
+    await trimMetrics(outDir, position.epoch);
 
     const timer = setInterval(() => reporter.progress(this.coordinator.currentStep()), 100);
     try {
@@ -130,7 +128,7 @@ export class Session {
           seconds,
           samplesPerSecond: (run.train.count - (this.options.resume && metrics.length === 0 ? this.options.resume.position.partialSamples : 0)) / seconds,
         };
-        await appendFile(join(outDir, METRICS_FILE), JSON.stringify(line) + '\n');
+        await appendMetrics(outDir, line);
         Object.assign(position, { epoch: position.epoch + 1, step: 0, partialLossSum: 0, partialSamples: 0 });
         // Report first: the result is known now, and saving (hashing, fsync) takes a while.
         metrics.push(line);
@@ -194,27 +192,6 @@ export class Session {
     });
     if (this.options.keep) await pruneCheckpoints(this.options.outDir, this.options.keep, position);
     return file;
-  }
-
-  /** On resume, drops metrics lines of epochs the checkpoint does not include (they will be redone). */
-  private async trimMetrics(completedEpochs: number): Promise<void> {
-    const path = join(this.options.outDir, METRICS_FILE);
-    let text: string;
-    try {
-      text = await readFile(path, 'utf8');
-    } catch {
-      return;
-    }
-    // A line cut short by a crash mid-append does not parse: it belongs to an epoch the
-    // checkpoint does not include, so it goes too.
-    const kept = text.split('\n').filter((line) => {
-      try {
-        return (JSON.parse(line) as EpochMetrics).epoch <= completedEpochs;
-      } catch {
-        return false;
-      }
-    });
-    await writeFile(path, kept.map((l) => l + '\n').join(''));
   }
 
   async close(): Promise<void> {
