@@ -3,6 +3,8 @@
 // in place, and a WebAssembly kernel given the same Memory reaches them by byte offset.
 // Allocation only grows (a bump pointer): a process loads its data and builds its runs once.
 
+import { UserError } from './errors.js';
+
 const PAGE_BYTES = 65536;
 /** wasm32's whole address space; only what is used is committed. */
 const MAX_PAGES = 65536;
@@ -28,9 +30,15 @@ function allocate(bytes: number): number {
   const mem = sharedMemory();
   const start = Math.ceil(top / ALIGN) * ALIGN;
   const end = start + Math.max(bytes, 0);
-  if (end > MAX_PAGES * PAGE_BYTES) throw new RangeError(`shared memory is full (asked for ${bytes} bytes more)`);
+  // Reachable from the command line (--hidden 20000,20000; lines --train 10000000), so a sentence.
+  const tooBig = `the model and data need more shared memory than nnfs can use (${Math.ceil(end / 2 ** 20).toLocaleString('en-US')} MB`;
+  if (end > MAX_PAGES * PAGE_BYTES) throw new UserError(`${tooBig}, over the 4 GiB limit of WebAssembly memory); use smaller layers, batches or data sets.`);
   const have = mem.buffer.byteLength;
-  if (end > have) mem.grow(Math.ceil((end - have) / PAGE_BYTES));
+  try {
+    if (end > have) mem.grow(Math.ceil((end - have) / PAGE_BYTES));
+  } catch {
+    throw new UserError(`${tooBig}: the system refused them); use smaller layers, batches or data sets.`);
+  }
   top = end;
   return start;
 }
