@@ -1,4 +1,4 @@
-// Part of `npm run build`: bundles the command line (src/cli.ts and everything it imports,
+// Part of `npm run build`: bundles the command line (src/main.ts, src/cli.ts and everything it imports,
 // except piscina, which finds its own worker file) into dist/bin with esbuild. Node loads
 // one file about 40 ms faster than the ~110 modules it replaces (a tenth of a cold
 // `nnfs train` up to its first epoch); each command's rarely used parts (the benchmarks,
@@ -32,7 +32,7 @@ const yargsTextWidth = {
 
 await rm(out, { recursive: true, force: true });
 await build({
-  entryPoints: { nnfs: join(root, 'src', 'cli.ts') },
+  entryPoints: { nnfs: join(root, 'src', 'main.ts') },
   outdir: out,
   bundle: true,
   splitting: true,

@@ -1,0 +1,12 @@
+#!/usr/bin/env node
+// The nnfs executable (src/build.mjs bundles from here). yargs reads the working folder as
+// it loads, and where that folder has been deleted Node answers with a stack trace; so that
+// is checked first, and the command line (cli.ts) loaded after.
+
+try {
+  process.cwd();
+} catch {
+  process.stderr.write('nnfs: the current folder no longer exists; cd to one that does and try again.\n');
+  process.exit(1);
+}
+await import('./cli.js');

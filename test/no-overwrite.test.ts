@@ -1,0 +1,68 @@
+// What a user already has on disk stays theirs: a new run never writes into another run's
+// folder, runs started together get folders of their own, import never replaces a file, and
+// odd things where a run keeps its files (a pipe, an unusable folder) get a sentence, not a hang.
+
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { CLI, hasStackTrace, runCli, smallMnistFolder, tempDir } from './helpers.js';
+
+const data = smallMnistFolder(2000, 300);
+
+function refused(result: ReturnType<typeof runCli>, sentence: RegExp): void {
+  expect(result.status).toBe(1);
+  expect(result.stderr.trim().split('\n')).toHaveLength(1);
+  expect(result.stderr).toMatch(sentence);
+  expect(hasStackTrace(result.stderr)).toBe(false);
+}
+
+describe('earlier runs', () => {
+  it('train --out a folder that holds a run is refused, and that run is left as it was', () => {
+    const run = join(tempDir(), 'run');
+    expect(runCli(['train', '--data', data, '--out', run, '--epochs', '1']).status).toBe(0);
+    const before = new Map(readdirSync(run).map((name) => [name, readFileSync(join(run, name))]));
+    refused(runCli(['train', '--data', data, '--out', run, '--epochs', '1', '--seed', '2']), /already holds a training run; continue it with `nnfs resume --checkpoint .*`, or give another --out\./);
+    expect(readdirSync(run).sort()).toEqual([...before.keys()].sort());
+    for (const [name, bytes] of before) expect(readFileSync(join(run, name)).equals(bytes)).toBe(true);
+  }, 30_000);
+
+  it('runs started together without --out each get a folder of their own', async () => {
+    const cwd = tempDir();
+    const runs = [1, 2, 3].map((seed) => spawn(process.execPath, [CLI, 'train', '--data', data, '--epochs', '1', '--seed', String(seed), '--threads', '1'], { cwd, stdio: 'ignore' }));
+    const codes = await Promise.all(runs.map((child) => new Promise((resolve) => child.on('exit', resolve))));
+    expect(codes).toEqual([0, 0, 0]);
+    const folders = readdirSync(join(cwd, 'checkpoints'));
+    expect(folders).toHaveLength(3);
+    for (const folder of folders) expect(readdirSync(join(cwd, 'checkpoints', folder))).toContain('last.safetensors');
+  }, 30_000);
+
+  it('import --out an existing file is refused and leaves it alone', () => {
+    const dir = tempDir();
+    const out = join(dir, 'model.safetensors');
+    writeFileSync(out, 'a trained model, say');
+    refused(runCli(['import', '--from-dat', dir, '--out', out]), /model\.safetensors already exists; import writes only a new file, so give another --out\./);
+    expect(readFileSync(out, 'utf8')).toBe('a trained model, say');
+  });
+});
+
+describe('odd places and sizes', () => {
+  it('resume with a pipe named metrics.jsonl in the run folder says so instead of waiting on it', () => {
+    const run = join(tempDir(), 'run');
+    expect(runCli(['train', '--data', data, '--out', run, '--epochs', '1']).status).toBe(0);
+    spawnSync('rm', [join(run, 'metrics.jsonl')]);
+    expect(spawnSync('mkfifo', [join(run, 'metrics.jsonl')]).status).toBe(0);
+    refused(runCli(['resume', '--checkpoint', run, '--data', data, '--epochs', '2'], { timeout: 20_000 }), /metrics\.jsonl is not a regular file; move it out of the way to resume this run\./);
+  }, 30_000);
+
+  it('a model too big for shared memory is one sentence', () => {
+    refused(runCli(['train', '--data', data, '--out', join(tempDir(), 'run'), '--hidden', '20000,20000', '--epochs', '1']), /the model and data need more shared memory than nnfs can use/);
+  }, 30_000);
+
+  it('a working folder that was deleted is one sentence, for any command', () => {
+    const parent = tempDir();
+    mkdirSync(join(parent, 'gone'));
+    const result = spawnSync('sh', ['-c', `cd gone && rmdir ../gone && exec "$0" "$1" --version`, process.execPath, CLI], { cwd: parent, encoding: 'utf8' });
+    refused(result as ReturnType<typeof runCli>, /^nnfs: the current folder no longer exists; cd to one that does and try again\.$/m);
+  });
+});
