@@ -30,17 +30,23 @@ function allocate(bytes: number): number {
   const mem = sharedMemory();
   const start = Math.ceil(top / ALIGN) * ALIGN;
   const end = start + Math.max(bytes, 0);
-  // Reachable from the command line (--hidden 20000,20000; lines --train 10000000), so a sentence.
-  const tooBig = `the model and data need more shared memory than nnfs can use (${Math.ceil(end / 2 ** 20).toLocaleString('en-US')} MB`;
-  if (end > MAX_PAGES * PAGE_BYTES) throw new UserError(`${tooBig}, over the 4 GiB limit of WebAssembly memory); use smaller layers, batches or data sets.`);
+  if (end > MAX_PAGES * PAGE_BYTES) throw tooBig(end, 'over the 4 GiB limit of WebAssembly memory');
   const have = mem.buffer.byteLength;
   try {
     if (end > have) mem.grow(Math.ceil((end - have) / PAGE_BYTES));
   } catch {
-    throw new UserError(`${tooBig}: the system refused them); use smaller layers, batches or data sets.`);
+    throw tooBig(end, 'the system refused them');
   }
   top = end;
   return start;
+}
+
+/**
+ * Reachable from the command line (--hidden 20000,20000; lines --train 10000000), so a
+ * sentence. Made only when needed: number formatting loads ICU's locale data, 7 MB of RSS.
+ */
+function tooBig(bytes: number, why: string): UserError {
+  return new UserError(`the model and data need more shared memory than nnfs can use (${Math.ceil(bytes / 2 ** 20)} MB, ${why}); use smaller layers, batches or data sets.`);
 }
 
 type View<T> = { new (buffer: SharedArrayBuffer, byteOffset: number, length: number): T; BYTES_PER_ELEMENT: number };
