@@ -1,6 +1,7 @@
 // Text form of bench records: a heading per kind of measurement, then aligned lines.
 
 import type { BenchRecord } from './runner.js';
+import { groupDigits } from '../src/report/progress.js';
 import { FULL_TIMING, QUICK_TIMING } from './throughput.js';
 
 const HEADINGS: Record<string, string> = {
@@ -14,7 +15,7 @@ const HEADINGS: Record<string, string> = {
   memory: 'peak memory (RSS) of `nnfs train --epochs 1`',
 };
 
-const int = (n: unknown) => Math.round(Number(n)).toLocaleString('en-US');
+const int = (n: unknown) => groupDigits(Number(n));
 
 function line(r: BenchRecord): string {
   switch (r.kind) {
