@@ -18,6 +18,14 @@ function refused(result: ReturnType<typeof runCli>, sentence: RegExp): void {
 }
 
 describe('earlier runs', () => {
+  it('train --out a folder with files of a run that never saved last.safetensors is refused too', () => {
+    const run = join(tempDir(), 'run');
+    mkdirSync(run);
+    writeFileSync(join(run, 'metrics.jsonl'), '{"epoch":1}\n');
+    refused(runCli(['train', '--data', data, '--out', run, '--epochs', '1']), /holds files of an earlier run \(metrics\.jsonl\); move them away or give another --out\./);
+    expect(readdirSync(run)).toEqual(['metrics.jsonl']);
+  });
+
   it('train --out a folder that holds a run is refused, and that run is left as it was', () => {
     const run = join(tempDir(), 'run');
     expect(runCli(['train', '--data', data, '--out', run, '--epochs', '1']).status).toBe(0);
@@ -25,6 +33,22 @@ describe('earlier runs', () => {
     refused(runCli(['train', '--data', data, '--out', run, '--epochs', '1', '--seed', '2']), /already holds a training run; continue it with `nnfs resume --checkpoint .*`, or give another --out\./);
     expect(readdirSync(run).sort()).toEqual([...before.keys()].sort());
     for (const [name, bytes] of before) expect(readFileSync(join(run, name)).equals(bytes)).toBe(true);
+  }, 30_000);
+
+  it('a run that starts in a second whose folder exists gets one of its own (-2), and one that leaves nothing, none', () => {
+    const cwd = tempDir();
+    // Every folder name of the next 20 seconds taken (run-<UTC time to the second>, as training-run.ts names them).
+    const stamp = (ms: number) => new Date(ms).toISOString().replace(/[:T]/g, '-').replace(/\..*/, '');
+    const taken = Array.from({ length: 20 }, (_, i) => `run-${stamp(Date.now() + 1000 * i)}`);
+    for (const name of taken) mkdirSync(join(cwd, 'checkpoints', name), { recursive: true });
+    expect(runCli(['train', '--data', data, '--epochs', '1'], { cwd }).status).toBe(0);
+    const made = readdirSync(join(cwd, 'checkpoints')).filter((name) => !taken.includes(name));
+    expect(made).toHaveLength(1);
+    expect(made[0]).toMatch(/^run-[-\d]+-2$/);
+    for (const name of taken) expect(readdirSync(join(cwd, 'checkpoints', name))).toEqual([]);
+    // A run that fails before saving anything takes no folder with it.
+    refused(runCli(['train', '--data', data, '--epochs', '1', '--hidden', '20000,20000'], { cwd }), /more shared memory/);
+    expect(readdirSync(join(cwd, 'checkpoints')).filter((name) => !taken.includes(name))).toEqual(made);
   }, 30_000);
 
   it('runs started together without --out each get a folder of their own', async () => {

@@ -2,7 +2,7 @@
 // thread count; Ctrl-C saves and says how to continue; SIGKILL at any moment leaves
 // only whole checkpoints.
 
-import { appendFileSync, existsSync, readdirSync, readFileSync } from 'node:fs';
+import { appendFileSync, existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadCheckpoint } from '../src/checkpoint/store.js';
@@ -137,6 +137,9 @@ describe('interruptions', () => {
     const data = smallMnistFolder(3000, 300);
     const out = join(tempDir(), 'run');
     for (let attempt = 0; attempt < 10; attempt++) {
+      // A first run killed before it saved last.safetensors leaves nothing to resume, and
+      // train refuses a folder with an earlier run's files: start over.
+      if (!existsSync(join(out, 'last.safetensors'))) rmSync(out, { recursive: true, force: true });
       const args = !existsSync(join(out, 'last.safetensors'))
         ? ['train', '--data', data, '--out', out, '--epochs', '1000', '--save-every-steps', '3', '--threads', '2']
         : ['resume', '--checkpoint', join(out, 'last.safetensors'), '--data', data, '--save-every-steps', '3'];

@@ -63,7 +63,7 @@ export async function handler(args: ResumeArgs): Promise<void> {
     }
     return data;
   };
-  process.exitCode = await runTraining({
+  await runTraining({
     config,
     loadData,
     threads: args.threads,

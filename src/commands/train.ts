@@ -68,7 +68,7 @@ export async function handler(args: TrainArgs): Promise<void> {
     microbatch: args.microbatch,
     kernel: args.kernel,
   });
-  process.exitCode = await runTraining({
+  await runTraining({
     config,
     loadData: () => loadMnist(args.data),
     threads: args.threads,

@@ -1,7 +1,7 @@
 // What `train` and `resume` share once their flags are parsed: load the data, run a
 // session with the right reporter, handle Ctrl-C, and print how it ended.
 
-import { existsSync, mkdirSync, readdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmdirSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { assertWritable, describeFsError, LAST_NAME, parseCheckpointName, removeUnfinishedSaves } from '../checkpoint/store.js';
@@ -46,37 +46,49 @@ function info(options: TrainingRunOptions, line: string): void {
   (options.json ? process.stderr : process.stdout).write(line + '\n');
 }
 
-export async function runTraining(options: TrainingRunOptions): Promise<number> {
-  const { config } = options;
+/** Trains as `options` say; sets the exit status (0, 130 when interrupted) unless a failure to write output set one already. */
+export async function runTraining(options: TrainingRunOptions): Promise<void> {
+  const code = await trainOrResume(options);
+  // A failed write to stdout (stdout.ts) has set 1: finishing the training does not clear it.
+  process.exitCode = Math.max(Number(process.exitCode ?? 0), code);
+}
+
+async function trainOrResume(options: TrainingRunOptions): Promise<number> {
   const threads = threadsToRun(options.threads);
   // Threads start now, so their start-up (module loading, wasm compiling) overlaps the data loading.
   const pool = createPool(threads);
-  let data: Mnist;
-  let outDir: string;
+  // A folder this run made; removed again if the run leaves nothing in it.
+  let made: string | undefined;
   try {
-    data = options.loadData();
+    const data = options.loadData();
     if (options.outDir !== undefined && !options.resume) refuseUsedFolder(options.outDir);
-    outDir = options.outDir ?? newRunFolder();
+    const outDir = options.outDir ?? (made = newRunFolder());
     assertWritable(outDir);
-  } catch (error) {
-    await pool.destroy();
-    throw error;
+    const session = new Session({
+      config: options.config,
+      data: sessionData(data, pool, threads, options.resume !== undefined),
+      threads,
+      outDir,
+      resume: options.resume,
+      saveEverySteps: options.saveEverySteps,
+      keep: options.keep,
+      pool,
+      reporter: chooseReporter(options, data),
+    });
+    const { config } = options;
+    const sizes = layerSizes(config, data.train.inputSize, data.train.classes).join('-');
+    const verb = options.resume ? `resuming epoch ${options.resume.position.epoch + 1}${options.resume.position.step ? ` at step ${options.resume.position.step}` : ''} of` : 'training';
+    info(options, `${verb} ${sizes} (${config.optimizer}, lr ${config.lr}, batch ${config.batchSize}) on ${data.train.count} images with ${describeThreads(options.threads)} -> ${outDir}`);
+    return await runSession(options, session, outDir);
+  } finally {
+    await pool.destroy(); // the session closed it already, if there was one: a second destroy is a no-op
+    if (made !== undefined) removeIfEmpty(made);
   }
-  const sizes = layerSizes(config, data.train.inputSize, data.train.classes).join('-');
-  const verb = options.resume ? `resuming epoch ${options.resume.position.epoch + 1}${options.resume.position.step ? ` at step ${options.resume.position.step}` : ''} of` : 'training';
-  info(options, `${verb} ${sizes} (${config.optimizer}, lr ${config.lr}, batch ${config.batchSize}) on ${data.train.count} images with ${describeThreads(options.threads)} -> ${outDir}`);
+}
 
-  const session = new Session({
-    config,
-    data: sessionData(data, pool, threads, options.resume !== undefined),
-    threads,
-    outDir,
-    resume: options.resume,
-    saveEverySteps: options.saveEverySteps,
-    keep: options.keep,
-    pool,
-    reporter: chooseReporter(options, data),
-  });
+/** Runs the session, stopping it cleanly on Ctrl-C, SIGTERM or a closed stdout; says how it ended. */
+async function runSession(options: TrainingRunOptions, session: Session, outDir: string): Promise<number> {
+  const { config } = options;
   let signals = 0;
   const onSignal = () => {
     signals++;
@@ -92,9 +104,9 @@ export async function runTraining(options: TrainingRunOptions): Promise<number> 
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
-  // The reader of the epoch lines has gone (`nnfs train | head -3`): stop as for Ctrl-C, saved and resumable.
-  const stopWatchingStdout = onStdoutClosed(() => {
-    process.stderr.write('\nstandard output was closed: finishing the current step and saving a checkpoint…\n');
+  // Nobody can read the epoch lines any more (`nnfs train | head -3`): stop as for Ctrl-C, saved and resumable.
+  const stopWatchingStdout = onStdoutClosed((reason) => {
+    process.stderr.write(`\n${reason}: finishing the current step and saving a checkpoint…\n`);
     session.requestStop();
   });
   const started = performance.now();
@@ -154,15 +166,27 @@ function relativeOrAbsolute(path: string): string {
 function newRunFolder(): string {
   const stamp = new Date().toISOString().replace(/[:T]/g, '-').replace(/\..*/, '');
   const base = join('checkpoints', `run-${stamp}`);
+  try {
+    mkdirSync('checkpoints', { recursive: true });
+  } catch (e) {
+    throw new UserError(`cannot make the folder checkpoints: ${describeFsError(e)}.`);
+  }
   for (let n = 1; ; n++) {
     const dir = n === 1 ? base : `${base}-${n}`;
     try {
-      mkdirSync('checkpoints', { recursive: true });
       mkdirSync(dir);
       return dir;
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw new UserError(`cannot make the run folder ${dir}: ${describeFsError(e)}.`);
     }
+  }
+}
+
+function removeIfEmpty(dir: string): void {
+  try {
+    rmdirSync(dir);
+  } catch {
+    // not empty (the run saved something), or already gone: either way it stays as it is
   }
 }
 
@@ -174,7 +198,10 @@ function refuseUsedFolder(dir: string): void {
   } catch {
     return; // no folder yet (or one that cannot be listed: assertWritable says what is wrong)
   }
-  if (names.some((name) => name === LAST_NAME || name === METRICS_FILE || parseCheckpointName(name))) {
+  if (names.includes(LAST_NAME)) {
     throw new UserError(`${dir} already holds a training run; continue it with \`nnfs resume --checkpoint ${dir}\`, or give another --out.`);
   }
+  // A run that never saved its last.safetensors (killed, or its first save failed) left these.
+  const left = names.filter((name) => name === METRICS_FILE || parseCheckpointName(name));
+  if (left.length > 0) throw new UserError(`${dir} holds files of an earlier run (${left.join(', ')}); move them away or give another --out.`);
 }

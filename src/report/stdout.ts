@@ -5,7 +5,7 @@
 // and save, as for Ctrl-C; bench stops measuring; the rest just finish).
 
 let closed = false;
-const listeners = new Set<() => void>();
+const listeners = new Set<(reason: string) => void>();
 
 /** Installs the handlers; cli.ts calls it once, before any command runs. */
 export function watchOutput(): void {
@@ -18,7 +18,8 @@ export function watchOutput(): void {
     }
     if (closed) return;
     closed = true;
-    for (const listener of listeners) listener();
+    const reason = error.code === 'EPIPE' ? 'standard output was closed' : 'standard output cannot be written';
+    for (const listener of listeners) listener(reason);
   });
 }
 
@@ -27,8 +28,8 @@ export function stdoutClosed(): boolean {
   return closed;
 }
 
-/** Calls `listener` once, when stdout closes; returns the function that removes it. */
-export function onStdoutClosed(listener: () => void): () => void {
+/** Calls `listener` once, with a few words on why, when stdout closes or fails; returns the function that removes it. */
+export function onStdoutClosed(listener: (reason: string) => void): () => void {
   listeners.add(listener);
   return () => listeners.delete(listener);
 }
