@@ -88,6 +88,21 @@ describe('on a terminal', () => {
     // The bar hides the cursor while it runs (ESC [?25l); the last word must be to show it.
     expect(result.stdout.lastIndexOf('\u001b[?25h')).toBeGreaterThan(result.stdout.lastIndexOf('\u001b[?25l'));
   }, 60_000);
+
+  it.skipIf(!hasScript)('Ctrl-C takes the bar down before it speaks, so the resume command reads whole', () => {
+    const data = smallMnistFolder(6000, 500);
+    const out = join(tempDir(), 'run');
+    const train = [process.execPath, CLI, 'train', '--data', data, '--out', out, '--epochs', '1000'].map((a) => `'${a}'`).join(' ');
+    // The run in the background of the terminal's shell, interrupted once it is well under way.
+    const result = spawnSync('script', ['-qec', `${train} & pid=$!; sleep 1.5; kill -INT $pid; wait $pid`, '/dev/null'], { encoding: 'utf8', timeout: 60_000 });
+    expect(result.status).toBe(130);
+    const said = result.stdout.indexOf('finishing the current step');
+    expect(said).toBeGreaterThan(0);
+    // The last bar before the message was stopped (cursor shown again) and none was drawn after it.
+    expect(result.stdout.lastIndexOf('\u001b[?25h', said)).toBeGreaterThan(result.stdout.lastIndexOf('\u001b[?25l', said));
+    expect(result.stdout.indexOf('\u001b[?25l', said)).toBe(-1);
+    expect(result.stdout).toMatch(/npx nnfs resume --checkpoint \S+ --epochs 1000\r?\n/);
+  }, 60_000);
 });
 
 describe('bad input', () => {

@@ -3,12 +3,27 @@
 // odd things where a run keeps its files (a pipe, an unusable folder) get a sentence, not a hang.
 
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CLI, hasStackTrace, runCli, smallMnistFolder, tempDir } from './helpers.js';
 
 const data = smallMnistFolder(2000, 300);
+
+/** Run A (seed 1, `epochs` epochs, a checkpoint each) and run B (seed 7, one epoch), in a fresh folder. */
+function twoRuns(epochs: number): { cwd: string; a: string; b: string } {
+  const cwd = tempDir();
+  const a = join(cwd, 'A');
+  const b = join(cwd, 'B');
+  expect(runCli(['train', '--data', data, '--out', a, '--epochs', String(epochs)]).status).toBe(0);
+  expect(runCli(['train', '--data', data, '--out', b, '--epochs', '1', '--seed', '7']).status).toBe(0);
+  return { cwd, a, b };
+}
+
+/** Every file in a folder with its bytes. */
+function snapshot(dir: string): Record<string, string> {
+  return Object.fromEntries(readdirSync(dir).sort().map((name) => [name, readFileSync(join(dir, name)).toString('base64')]));
+}
 
 function refused(result: ReturnType<typeof runCli>, sentence: RegExp): void {
   expect(result.status).toBe(1);
@@ -59,6 +74,38 @@ describe('earlier runs', () => {
     const folders = readdirSync(join(cwd, 'checkpoints'));
     expect(folders).toHaveLength(3);
     for (const folder of folders) expect(readdirSync(join(cwd, 'checkpoints', folder))).toContain('last.safetensors');
+  }, 30_000);
+
+  it('resume of a copied checkpoint starts a run folder of its own, leaving the folder it sits in alone', () => {
+    const { cwd, a, b } = twoRuns(2);
+    copyFileSync(join(b, 'epoch-0001.safetensors'), join(a, 'from-b.safetensors'));
+    const before = snapshot(a);
+    const resumed = runCli(['resume', '--checkpoint', join(a, 'from-b.safetensors'), '--data', data, '--epochs', '2'], { cwd });
+    expect(resumed.status).toBe(0);
+    expect(snapshot(a)).toEqual(before);
+    const [made] = readdirSync(join(cwd, 'checkpoints'));
+    expect(readdirSync(join(cwd, 'checkpoints', made))).toContain('last.safetensors');
+  }, 30_000);
+
+  it('resume of a numbered checkpoint of another run, or of one with later checkpoints beside it, is refused', () => {
+    const { cwd, a, b } = twoRuns(3);
+    const before = snapshot(a);
+    // Going on from epoch 2 in place would interleave a second history with epoch 3's.
+    refused(runCli(['resume', '--checkpoint', join(a, 'epoch-0002.safetensors'), '--data', data, '--epochs', '4']), /has checkpoints after epoch-0002\.safetensors \(up to epoch-0003\.safetensors\); to go on from epoch-0002\.safetensors, copy it to a folder of its own/);
+    const mixed = join(cwd, 'mixed');
+    mkdirSync(mixed);
+    copyFileSync(join(a, 'last.safetensors'), join(mixed, 'last.safetensors'));
+    copyFileSync(join(b, 'epoch-0001.safetensors'), join(mixed, 'epoch-0001.safetensors'));
+    refused(runCli(['resume', '--checkpoint', join(mixed, 'epoch-0001.safetensors'), '--data', data, '--epochs', '2']), /belongs to another run than .*last\.safetensors/);
+    expect(snapshot(a)).toEqual(before);
+  }, 30_000);
+
+  it('resume of a run that already has its epochs says so in one line, before anything else', () => {
+    const run = join(tempDir(), 'run');
+    expect(runCli(['train', '--data', data, '--out', run, '--epochs', '1']).status).toBe(0);
+    const result = runCli(['resume', '--checkpoint', run, '--data', data, '--epochs', '1']);
+    refused(result, /^nnfs: the checkpoint already has 1 of 1 epochs; pass a larger --epochs to continue\.$/m);
+    expect(result.stdout).toBe('');
   }, 30_000);
 
   it('import --out an existing file is refused and leaves it alone', () => {

@@ -7,6 +7,7 @@ import { defaultMnistDir, loadSplit } from '../data/mnist.js';
 import { argmax, forward, forwardScratch } from '../model/forward.js';
 import { PIXEL_VALUE } from '../model/kernels.js';
 import { accuracyOf, classMetrics, confusionMatrix, formatClassMetrics, formatConfusion } from '../report/confusion.js';
+import { shownPath } from '../report/shown-path.js';
 import { dataOption, jsonOption } from './flags.js';
 import { checkpointOption, loadModel, type Model } from './predict.js';
 
@@ -64,7 +65,7 @@ export async function handler(args: EvaluateArgs): Promise<void> {
   const correct = Math.round(accuracy * test.count);
   process.stdout.write(
     [
-      `${model.file}: ${model.spec.sizes.join('-')} model on ${test.count} test images`,
+      `${shownPath(model.file)}: ${model.spec.sizes.join('-')} model on ${test.count} test images`,
       `accuracy ${(accuracy * 100).toFixed(2)}% (${correct} correct), mean loss ${loss.toFixed(4)}`,
       '',
       formatClassMetrics(perClass),

@@ -1,9 +1,10 @@
 // `nnfs resume`: continues a run from a checkpoint exactly as if it had never stopped.
 
-import { statSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { existsSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import type { Argv } from 'yargs';
-import { loadCheckpoint } from '../checkpoint/store.js';
+import { LAST_NAME, listCheckpoints, loadCheckpoint, parseCheckpointName, resolveCheckpointFile } from '../checkpoint/store.js';
+import type { Checkpoint } from '../checkpoint/types.js';
 import { layerSizes, validateConfig } from '../config.js';
 import { UserError } from '../errors.js';
 import { loadMnist } from '../data/mnist.js';
@@ -52,6 +53,10 @@ export async function handler(args: ResumeArgs): Promise<void> {
   if (expectedState !== foundState) {
     throw new UserError(`${args.checkpoint} holds optimiser state [${foundState}] but ${config.optimizer} needs [${expectedState}].`);
   }
+  if (checkpoint.position.epoch >= config.epochs) {
+    throw new UserError(`the checkpoint already has ${checkpoint.position.epoch} of ${config.epochs} epochs; pass a larger --epochs to continue.`);
+  }
+  const outDir = await resumeFolder(args.checkpoint, checkpoint);
   const loadData = () => {
     const data = loadMnist(args.data);
     if (data.fingerprint !== checkpoint.dataFingerprint) {
@@ -67,7 +72,7 @@ export async function handler(args: ResumeArgs): Promise<void> {
     config,
     loadData,
     threads: args.threads,
-    outDir: runFolderOf(args.checkpoint),
+    outDir,
     json: args.json,
     resume: checkpoint,
     saveEverySteps: args.saveEverySteps,
@@ -75,7 +80,34 @@ export async function handler(args: ResumeArgs): Promise<void> {
   });
 }
 
-/** The run folder a checkpoint belongs to: resumed epochs write their checkpoints and metrics there. */
-function runFolderOf(checkpoint: string): string {
-  return statSync(checkpoint, { throwIfNoEntry: false })?.isDirectory() ? checkpoint : dirname(checkpoint);
+/**
+ * Where the resumed epochs write their checkpoints and metrics. A run's own checkpoint (a
+ * run folder, its last.safetensors or a numbered one) goes on in its folder, unless that
+ * would write over another history: the folder's last.safetensors being another run, or
+ * checkpoints there after this one (resumed in place, the two histories would interleave
+ * in its files and its metrics.jsonl). Any other file (the shipped model, an import, a
+ * copy) starts a run folder of its own under checkpoints/: undefined.
+ */
+async function resumeFolder(given: string, checkpoint: Checkpoint): Promise<string | undefined> {
+  const file = await resolveCheckpointFile(given);
+  const dir = dirname(file);
+  const name = basename(file);
+  if (name === LAST_NAME) return dir;
+  if (!parseCheckpointName(name)) return undefined;
+  const lastFile = join(dir, LAST_NAME);
+  if (existsSync(lastFile) && !sameRun(await loadCheckpoint(lastFile), checkpoint)) {
+    throw new UserError(`${given} belongs to another run than ${lastFile}; copy it to a folder of its own to resume it.`);
+  }
+  const { epoch, step } = checkpoint.position;
+  const later = (await listCheckpoints(dir)).filter((f) => f.epoch > epoch || (f.epoch === epoch && f.step > step));
+  if (later.length > 0) {
+    throw new UserError(`${dir} has checkpoints after ${name} (up to ${later.at(-1)!.name}); to go on from ${name}, copy it to a folder of its own and resume that copy.`);
+  }
+  return dir;
+}
+
+/** Two checkpoints of one run: the same model, data and recipe (the epoch total aside, which resume may raise). */
+function sameRun(a: Checkpoint, b: Checkpoint): boolean {
+  const recipe = (c: Checkpoint) => JSON.stringify(Object.entries({ ...c.config, epochs: 0 }).sort(([x], [y]) => x.localeCompare(y)));
+  return a.dataFingerprint === b.dataFingerprint && a.sizes.join() === b.sizes.join() && recipe(a) === recipe(b);
 }

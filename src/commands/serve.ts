@@ -1,10 +1,11 @@
 // `nnfs serve`: a local web page to draw a digit and watch the model answer, plus its
 // test digits and training curves. Read-only; runs until Ctrl-C.
 
-import { relative, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import type { Argv } from 'yargs';
 import { UserError } from '../errors.js';
 import { pretrainedCheckpoint } from '../package-paths.js';
+import { shownPath } from '../report/shown-path.js';
 import { dataOption, integer, path } from './flags.js';
 
 export const command = 'serve';
@@ -28,11 +29,6 @@ interface ServeArgs {
 }
 
 /** A path as the user would type it: relative when under the current folder. */
-function shown(file: string): string {
-  const rel = relative(process.cwd(), file);
-  return rel === '' || rel.startsWith('..') ? file : rel;
-}
-
 export async function handler(args: ServeArgs): Promise<void> {
   // Loaded here, not at start-up: other commands never need the web server.
   const [{ pageDir }, { loadTestSplit }, { startServer }, { buildSite }] = await Promise.all([
@@ -66,6 +62,6 @@ export async function handler(args: ServeArgs): Promise<void> {
     process.on('SIGINT', stop);
     process.on('SIGTERM', stop);
   });
-  process.stdout.write(`serving ${shown(site.checkpointFile)} at ${url}\n`);
+  process.stdout.write(`serving ${shownPath(site.checkpointFile)} at ${url}\n`);
   await stopped;
 }

@@ -3,7 +3,7 @@
 
 import { existsSync, mkdirSync, readdirSync, rmdirSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { dirname, join, relative } from 'node:path';
+import { dirname, join } from 'node:path';
 import { assertWritable, describeFsError, LAST_NAME, parseCheckpointName, removeUnfinishedSaves } from '../checkpoint/store.js';
 import type { Checkpoint } from '../checkpoint/types.js';
 import { layerSizes, type TrainConfig } from '../config.js';
@@ -11,6 +11,7 @@ import { UserError } from '../errors.js';
 import type { Mnist } from '../data/mnist.js';
 import { describeThreads } from './flags.js';
 import { BarReporter, JsonReporter, LineReporter } from '../report/progress.js';
+import { shownPath } from '../report/shown-path.js';
 import { onStdoutClosed } from '../report/stdout.js';
 import type { Piscina } from 'piscina';
 import { createPool, threadsToRun } from '../train/pool.js';
@@ -64,6 +65,7 @@ async function trainOrResume(options: TrainingRunOptions): Promise<number> {
     if (options.outDir !== undefined && !options.resume) refuseUsedFolder(options.outDir);
     const outDir = options.outDir ?? (made = newRunFolder());
     assertWritable(outDir);
+    const reporter = chooseReporter(options, data);
     const session = new Session({
       config: options.config,
       data: sessionData(data, pool, threads, options.resume !== undefined),
@@ -73,13 +75,13 @@ async function trainOrResume(options: TrainingRunOptions): Promise<number> {
       saveEverySteps: options.saveEverySteps,
       keep: options.keep,
       pool,
-      reporter: chooseReporter(options, data),
+      reporter,
     });
     const { config } = options;
     const sizes = layerSizes(config, data.train.inputSize, data.train.classes).join('-');
     const verb = options.resume ? `resuming epoch ${options.resume.position.epoch + 1}${options.resume.position.step ? ` at step ${options.resume.position.step}` : ''} of` : 'training';
     info(options, `${verb} ${sizes} (${config.optimizer}, lr ${config.lr}, batch ${config.batchSize}) on ${data.train.count} images with ${describeThreads(options.threads)} -> ${outDir}`);
-    return await runSession(options, session, outDir);
+    return await runSession(options, session, reporter, outDir);
   } finally {
     await pool.destroy(); // the session closed it already, if there was one: a second destroy is a no-op
     if (made !== undefined) removeIfEmpty(made);
@@ -87,16 +89,17 @@ async function trainOrResume(options: TrainingRunOptions): Promise<number> {
 }
 
 /** Runs the session, stopping it cleanly on Ctrl-C, SIGTERM or a closed stdout; says how it ended. */
-async function runSession(options: TrainingRunOptions, session: Session, outDir: string): Promise<number> {
+async function runSession(options: TrainingRunOptions, session: Session, reporter: Reporter, outDir: string): Promise<number> {
   const { config } = options;
   let signals = 0;
   const onSignal = () => {
     signals++;
+    reporter.end?.(); // a progress bar drawn over the lines below would garble them
     if (signals > 1) {
       // Checkpoints are written to a temporary name and renamed, so leaving now loses nothing saved.
       removeUnfinishedSaves(outDir);
       const last = join(outDir, LAST_NAME);
-      process.stderr.write(existsSync(last) ? `\nstopped at once; ${relativeOrAbsolute(last)}, the last checkpoint saved, is intact.\n` : '\nstopped at once, before any checkpoint was saved.\n');
+      process.stderr.write(existsSync(last) ? `\nstopped at once; ${shownPath(last)}, the last checkpoint saved, is intact.\n` : '\nstopped at once, before any checkpoint was saved.\n');
       process.exit(INTERRUPTED_EXIT_CODE);
     }
     process.stderr.write('\nfinishing the current step and saving a checkpoint (Ctrl-C again to quit at once)…\n');
@@ -118,15 +121,13 @@ async function runSession(options: TrainingRunOptions, session: Session, outDir:
       const resumeFrom = result.checkpoint ? join(dirname(result.checkpoint), LAST_NAME) : undefined;
       process.stderr.write(
         resumeFrom
-          ? `interrupted at epoch ${result.position.epoch + 1}, step ${result.position.step}; continue with:\n  npx nnfs resume --checkpoint ${relativeOrAbsolute(resumeFrom)} --epochs ${config.epochs}\n`
+          ? `interrupted at epoch ${result.position.epoch + 1}, step ${result.position.step}; continue with:\n  npx nnfs resume --checkpoint ${shownPath(resumeFrom)} --epochs ${config.epochs}\n`
           : 'interrupted before any checkpoint was saved.\n',
       );
       return INTERRUPTED_EXIT_CODE;
     }
     if (last && result.checkpoint) {
-      info(options, `done: test accuracy ${(last.testAccuracy * 100).toFixed(2)}% after epoch ${last.epoch} (${seconds.toFixed(2)} s); checkpoint ${relativeOrAbsolute(join(dirname(result.checkpoint), LAST_NAME))}`);
-    } else if (options.resume) {
-      throw new UserError(`the checkpoint already has ${options.resume.position.epoch} of ${config.epochs} epochs; pass a larger --epochs to continue.`);
+      info(options, `done: test accuracy ${(last.testAccuracy * 100).toFixed(2)}% after epoch ${last.epoch} (${seconds.toFixed(2)} s); checkpoint ${shownPath(join(dirname(result.checkpoint), LAST_NAME))}`);
     }
     return 0;
   } finally {
@@ -152,11 +153,6 @@ function sessionData(data: Mnist, pool: Piscina, threads: number, resumed: boole
   });
   digest.catch(() => undefined); // awaited, and its failure reported, by the first save
   return { train: data.train, test: data.test, fingerprint: digest };
-}
-
-function relativeOrAbsolute(path: string): string {
-  const rel = relative(process.cwd(), path);
-  return rel.startsWith('..') ? path : rel;
 }
 
 /**
