@@ -5,7 +5,6 @@ export class UserError extends Error {
   override name = 'UserError';
 }
 
-
 /**
  * Refuses anything but a regular file or a folder (which callers report in their own words):
  * a device such as /dev/zero never ends, and a pipe may never open.

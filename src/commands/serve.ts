@@ -28,7 +28,6 @@ interface ServeArgs {
   data?: string;
 }
 
-/** A path as the user would type it: relative when under the current folder. */
 export async function handler(args: ServeArgs): Promise<void> {
   // Loaded here, not at start-up: other commands never need the web server.
   const [{ pageDir }, { loadTestSplit }, { startServer }, { buildSite }] = await Promise.all([

@@ -80,8 +80,8 @@ async function readPageFiles(dir: string): Promise<Map<string, Reply>> {
   return files;
 }
 
-/** Far more than the ~150 bytes a line of each epoch's metrics that a run writes. */
-const MAX_METRICS_BYTES = 16 * 1024 * 1024;
+/** Far more than any run writes (about 150 bytes an epoch). */
+const MAX_METRICS_MB = 16;
 
 /** Loads everything once at start (page files, checkpoint), except metrics.jsonl, which a running training may still extend. */
 export async function buildSite(options: SiteOptions): Promise<Site> {
@@ -102,7 +102,7 @@ export async function buildSite(options: SiteOptions): Promise<Site> {
   routes.set('/metrics.jsonl', async () => {
     // A pipe under that name would hang the reply, and a link to a device never end it.
     const stat = await fs.stat(metricsFile).catch(() => undefined);
-    if (stat && (!stat.isFile() || stat.size > MAX_METRICS_BYTES)) return text(404, `${metricsFile} is not a metrics file (not a regular file, or over 16 MB).`);
+    if (stat && (!stat.isFile() || stat.size > MAX_METRICS_MB * 2 ** 20)) return text(404, `${metricsFile} is not a metrics file (not a regular file, or over ${MAX_METRICS_MB} MB).`);
     try {
       return { status: 200, type: 'application/x-ndjson; charset=utf-8', body: await fs.readFile(metricsFile), noStore: true };
     } catch {
