@@ -143,6 +143,10 @@
     (local $l i32) (local $inputs i32) (local $i i32) (local $xi f32) (local $rowBytes i32)
     (local $quadBytes i32) (local $row i32) (local $j i32)
     (local $c i32) (local $max f64) (local $v f64) (local $sum f64)
+    (local $pixTable i32)
+    ;; In a local: V8 reloads a mutable global from the instance at every read, once per
+    ;; pixel in the loops below (+4% samples/s at batch 64).
+    (local.set $pixTable (global.get $pix))
     ;; First layer: bias plus the rows of the sample's nonzero pixels.
     (local.set $t (global.get $table))
     (local.set $n (i32.load offset=4 (local.get $t)))
@@ -165,7 +169,7 @@
             (br_if $rowsDone (i32.ge_u (local.get $e) (local.get $end)))
             (local.set $entry (i32.load (local.get $e)))
             (local.set $xv (v128.load32_splat
-              (i32.add (global.get $pix) (i32.shl (i32.and (local.get $entry) (i32.const 255)) (i32.const 2)))))
+              (i32.add (local.get $pixTable) (i32.shl (i32.and (local.get $entry) (i32.const 255)) (i32.const 2)))))
             (local.set $x (i32.add (local.get $w) (i32.shl (i32.shr_u (local.get $entry) (i32.const 8)) (i32.const 6))))
             (local.set $z0 (f32x4.add (local.get $z0) (f32x4.mul (local.get $xv) (v128.load (local.get $x)))))
             (local.set $z1 (f32x4.add (local.get $z1) (f32x4.mul (local.get $xv) (v128.load offset=16 (local.get $x)))))
@@ -187,7 +191,7 @@
           (loop $rows
             (br_if $rowsDone (i32.ge_u (local.get $e) (local.get $end)))
             (local.set $entry (i32.load (local.get $e)))
-            (local.set $xi (f32.load (i32.add (global.get $pix) (i32.shl (i32.and (local.get $entry) (i32.const 255)) (i32.const 2)))))
+            (local.set $xi (f32.load (i32.add (local.get $pixTable) (i32.shl (i32.and (local.get $entry) (i32.const 255)) (i32.const 2)))))
             (local.set $xv (f32x4.splat (local.get $xi)))
             (local.set $row (i32.add (local.get $w) (i32.mul (i32.shr_u (local.get $entry) (i32.const 8)) (local.get $rowBytes))))
             (local.set $j (i32.const 0))
@@ -343,6 +347,8 @@
     (local $coefv v128) (local $e i32) (local $end i32) (local $entry i32) (local $xv v128) (local $row i32)
     (local $s0 v128) (local $s1 v128) (local $s2 v128) (local $s3 v128)
     (local $quadBytes i32) (local $trow i32) (local $j i32) (local $acc v128) (local $dot f32) (local $sdp i32)
+    (local $pixTable i32)
+    (local.set $pixTable (global.get $pix)) ;; a local, as in $forward
     (local.set $sdp (global.get $sd))
     (local.set $coefv (f32x4.splat (local.get $coef)))
     (local.set $l (i32.sub (global.get $layers) (i32.const 1)))
@@ -429,7 +435,7 @@
                   (br_if $rowsDone (i32.ge_u (local.get $e) (local.get $end)))
                   (local.set $entry (i32.load (local.get $e)))
                   (local.set $xv (v128.load32_splat
-                    (i32.add (global.get $pix) (i32.shl (i32.and (local.get $entry) (i32.const 255)) (i32.const 2)))))
+                    (i32.add (local.get $pixTable) (i32.shl (i32.and (local.get $entry) (i32.const 255)) (i32.const 2)))))
                   (local.set $row (i32.add (local.get $tw) (i32.shl (i32.shr_u (local.get $entry) (i32.const 8)) (i32.const 6))))
                   (v128.store (local.get $row) (f32x4.add (v128.load (local.get $row)) (f32x4.mul (local.get $xv) (local.get $s0))))
                   (v128.store offset=16 (local.get $row) (f32x4.add (v128.load offset=16 (local.get $row)) (f32x4.mul (local.get $xv) (local.get $s1))))
@@ -444,7 +450,7 @@
                 (loop $rows
                   (br_if $rowsDone (i32.ge_u (local.get $e) (local.get $end)))
                   (local.set $entry (i32.load (local.get $e)))
-                  (local.set $xi (f32.load (i32.add (global.get $pix) (i32.shl (i32.and (local.get $entry) (i32.const 255)) (i32.const 2)))))
+                  (local.set $xi (f32.load (i32.add (local.get $pixTable) (i32.shl (i32.and (local.get $entry) (i32.const 255)) (i32.const 2)))))
                   (local.set $xv (f32x4.splat (local.get $xi)))
                   (local.set $trow (i32.add (local.get $tw) (i32.mul (i32.shr_u (local.get $entry) (i32.const 8)) (local.get $rowBytes))))
                   (local.set $j (i32.const 0))
