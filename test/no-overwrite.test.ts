@@ -117,6 +117,52 @@ describe('earlier runs', () => {
   });
 });
 
+describe('one run per folder at a time', () => {
+  const LOCK = '.nnfs-run.lock';
+  const exitCode = (child: ReturnType<typeof spawn>) => new Promise<number | null>((resolve) => child.on('exit', resolve));
+  const stderrOf = (child: ReturnType<typeof spawn>) => {
+    let text = '';
+    child.stderr!.on('data', (chunk: Buffer) => (text += chunk.toString()));
+    return () => text;
+  };
+
+  it('a folder locked by a live process is refused; a lock left by a killed run is taken over, and removed at the end', () => {
+    const run = join(tempDir(), 'run');
+    mkdirSync(run);
+    writeFileSync(join(run, LOCK), `${process.pid}\n`); // this test's process: alive
+    refused(runCli(['train', '--data', data, '--out', run, '--epochs', '1']), new RegExp(`is in use by another nnfs run \\(process ${process.pid}\\); wait for it to end or give another --out \\(if no run is using it, delete .*${LOCK}\\)\\.`));
+    expect(readdirSync(run)).toEqual([LOCK]);
+    const gone = spawnSync('true').pid!; // a process that has exited
+    writeFileSync(join(run, LOCK), `${gone}\n`);
+    expect(runCli(['train', '--data', data, '--out', run, '--epochs', '1']).status).toBe(0);
+    expect(readdirSync(run)).toContain('last.safetensors');
+    expect(readdirSync(run)).not.toContain(LOCK);
+  }, 30_000);
+
+  it('two trains into one --out at once: one trains, the other is refused and writes nothing', async () => {
+    const run = join(tempDir(), 'run');
+    const runs = [1, 2].map((seed) => spawn(process.execPath, [CLI, 'train', '--data', data, '--out', run, '--epochs', '2', '--seed', String(seed), '--threads', '1'], { stdio: ['ignore', 'ignore', 'pipe'] }));
+    const errors = runs.map(stderrOf);
+    const codes = await Promise.all(runs.map(exitCode));
+    expect([...codes].sort()).toEqual([0, 1]);
+    // Refused at the lock, or, if the other run had already finished, by its files.
+    expect(errors[codes.indexOf(1)]()).toMatch(/^nnfs: .*(is in use by another nnfs run|already holds a training run).*\.\n$/);
+    expect(readFileSync(join(run, 'metrics.jsonl'), 'utf8').trim().split('\n')).toHaveLength(2);
+    expect(readdirSync(run)).not.toContain(LOCK);
+  }, 30_000);
+
+  it('two resumes of one run at once: one goes on, the other is refused', async () => {
+    const run = join(tempDir(), 'run');
+    expect(runCli(['train', '--data', data, '--out', run, '--epochs', '1']).status).toBe(0);
+    const runs = [0, 1].map(() => spawn(process.execPath, [CLI, 'resume', '--checkpoint', run, '--data', data, '--epochs', '3', '--threads', '1'], { stdio: ['ignore', 'ignore', 'pipe'] }));
+    const errors = runs.map(stderrOf);
+    const codes = await Promise.all(runs.map(exitCode));
+    expect([...codes].sort()).toEqual([0, 1]);
+    expect(errors[codes.indexOf(1)]()).toMatch(/^nnfs: .*(is in use by another nnfs run|has moved on since .* was read|already has 3 of 3 epochs).*\.\n$/);
+    expect(readFileSync(join(run, 'metrics.jsonl'), 'utf8').trim().split('\n').map((line) => JSON.parse(line).epoch)).toEqual([1, 2, 3]);
+  }, 30_000);
+});
+
 describe('odd places and sizes', () => {
   it('resume with a pipe named metrics.jsonl in the run folder says so instead of waiting on it', () => {
     const run = join(tempDir(), 'run');

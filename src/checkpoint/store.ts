@@ -2,7 +2,7 @@
 // last.safetensors kept equal to the newest save, loading, listing and pruning.
 
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, promises as fs, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, promises as fs, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { refuseSpecialFile, UserError } from '../errors.js';
 import { decodeCheckpoint, encodeCheckpoint } from './format.js';
@@ -150,19 +150,20 @@ async function updateLast(dir: string, finalPath: string, bytes: Uint8Array): Pr
  * Writes `bytes` as exactly `file`: temp file, fsync, rename, then `afterRename`, then fsync
  * the folder. A crash at any instant leaves whatever `file` held before whole.
  */
-async function writeAtomically(file: string, bytes: Uint8Array, afterRename?: () => Promise<void>): Promise<string> {
+async function writeAtomically(file: string, bytes: Uint8Array, afterRename?: () => Promise<void>, replace = true): Promise<string> {
   const dir = path.dirname(file);
   let temp: string | undefined;
   try {
     makeFolder(dir);
     temp = await writeTemp(dir, path.basename(file), bytes);
-    await fs.rename(temp, file);
+    if (replace) await fs.rename(temp, file);
+    else await linkAsNew(temp, file);
     temp = undefined;
     await afterRename?.();
     await syncDir(dir);
   } catch (e) {
     if (temp !== undefined) await fs.rm(temp, { force: true }).catch(() => undefined);
-    if (e instanceof UserError) throw e; // afterRename's, which names its own file
+    if (e instanceof UserError || e instanceof FileExistsError) throw e; // afterRename's, which names its own file
     throw new UserError(`cannot save checkpoint ${file}: ${describeFsError(e)}.`, { cause: e });
   }
   return file;
@@ -178,12 +179,38 @@ export async function saveCheckpoint(dir: string, fileName: string, c: Checkpoin
   return writeAtomically(finalPath, bytes, fileName === LAST_NAME ? undefined : () => updateLast(dir, finalPath, bytes));
 }
 
+/** writeCheckpointFile's refusal: `file` exists, and it never replaces a file. */
+export class FileExistsError extends Error {
+  constructor(readonly file: string) {
+    super(`${file} already exists`);
+  }
+}
+
 /**
- * Saves `c` as exactly `file`, touching no other file: for checkpoints that belong to no
- * run folder, such as imported weights.
+ * Gives the finished temp file its name only if that name is free: link() refuses an
+ * existing name in the same step, where a check and then a rename would leave a moment for
+ * another process to create it. File systems without hard links get the check and rename.
+ */
+async function linkAsNew(temp: string, file: string): Promise<void> {
+  try {
+    await fs.link(temp, file);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST') throw new FileExistsError(file);
+    if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'ENOSYS') throw e;
+    if (existsSync(file)) throw new FileExistsError(file);
+    await fs.rename(temp, file);
+    return;
+  }
+  await fs.rm(temp, { force: true });
+}
+
+/**
+ * Saves `c` as a new file `file`, touching no other file and never replacing one (throws
+ * FileExistsError): for checkpoints that belong to no run folder, such as imported weights.
  */
 export async function writeCheckpointFile(file: string, c: Checkpoint): Promise<string> {
-  return writeAtomically(file, encodeCheckpoint(c));
+  return writeAtomically(file, encodeCheckpoint(c), undefined, false);
 }
 
 /** `file`, or its last.safetensors when it is a folder (a run folder names its newest checkpoint). */
@@ -286,7 +313,8 @@ function removeTemps(dir: string, doomed: (pid: number) => boolean): void {
   }
 }
 
-function processAlive(pid: number): boolean {
+/** Whether process `pid` exists (EPERM: it does, under another user). */
+export function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

@@ -57,6 +57,7 @@ export async function handler(args: ResumeArgs): Promise<void> {
     throw new UserError(`the checkpoint already has ${checkpoint.position.epoch} of ${config.epochs} epochs; pass a larger --epochs to continue.`);
   }
   const outDir = await resumeFolder(args.checkpoint, checkpoint);
+  const before = new Set(outDir === undefined ? [] : (await listCheckpoints(outDir)).map((f) => f.name));
   const loadData = () => {
     const data = loadMnist(args.data);
     if (data.fingerprint !== checkpoint.dataFingerprint) {
@@ -75,6 +76,12 @@ export async function handler(args: ResumeArgs): Promise<void> {
     outDir,
     json: args.json,
     resume: checkpoint,
+    // Another resume of this run may have saved while this one loaded (a killed run's
+    // leftovers, there all along, are no reason to stop).
+    whenLocked: async (dir) => {
+      const added = (await listCheckpoints(dir)).filter((f) => !before.has(f.name));
+      if (added.length > 0) throw new UserError(`${dir} has moved on since ${args.checkpoint} was read (another run saved ${added.at(-1)!.name}); resume its ${LAST_NAME} instead.`);
+    },
     saveEverySteps: args.saveEverySteps,
     keep: args.keep,
   });
@@ -98,12 +105,17 @@ async function resumeFolder(given: string, checkpoint: Checkpoint): Promise<stri
   if (existsSync(lastFile) && !sameRun(await loadCheckpoint(lastFile), checkpoint)) {
     throw new UserError(`${given} belongs to another run than ${lastFile}; copy it to a folder of its own to resume it.`);
   }
-  const { epoch, step } = checkpoint.position;
-  const later = (await listCheckpoints(dir)).filter((f) => f.epoch > epoch || (f.epoch === epoch && f.step > step));
+  const later = await laterCheckpoints(dir, checkpoint);
   if (later.length > 0) {
     throw new UserError(`${dir} has checkpoints after ${name} (up to ${later.at(-1)!.name}); to go on from ${name}, copy it to a folder of its own and resume that copy.`);
   }
   return dir;
+}
+
+/** The numbered checkpoints in `dir` saved after `checkpoint`'s position, oldest first. */
+async function laterCheckpoints(dir: string, checkpoint: Checkpoint) {
+  const { epoch, step } = checkpoint.position;
+  return (await listCheckpoints(dir)).filter((f) => f.epoch > epoch || (f.epoch === epoch && f.step > step));
 }
 
 /** Two checkpoints of one run: the same model, data and recipe (the epoch total aside, which resume may raise). */

@@ -5,6 +5,7 @@ import { existsSync, mkdirSync, readdirSync, rmdirSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
 import { assertWritable, describeFsError, LAST_NAME, parseCheckpointName, removeUnfinishedSaves } from '../checkpoint/store.js';
+import { lockRunFolder } from '../checkpoint/run-lock.js';
 import type { Checkpoint } from '../checkpoint/types.js';
 import { layerSizes, type TrainConfig } from '../config.js';
 import { UserError } from '../errors.js';
@@ -29,6 +30,8 @@ export interface TrainingRunOptions {
   outDir?: string;
   json: boolean;
   resume?: Checkpoint;
+  /** Checks that the folder is still fit for this run, made once the run holds its lock (run-lock.ts). */
+  whenLocked?: (outDir: string) => Promise<void>;
   saveEverySteps: number;
   keep: number;
 }
@@ -60,11 +63,15 @@ async function trainOrResume(options: TrainingRunOptions): Promise<number> {
   const pool = createPool(threads);
   // A folder this run made; removed again if the run leaves nothing in it.
   let made: string | undefined;
+  let unlock: (() => void) | undefined;
   try {
     const data = options.loadData();
-    if (options.outDir !== undefined && !options.resume) refuseUsedFolder(options.outDir);
     const outDir = options.outDir ?? (made = newRunFolder());
     assertWritable(outDir);
+    unlock = lockRunFolder(outDir);
+    // Only once locked: a run that starts and ends while we load data would otherwise slip past.
+    if (options.outDir !== undefined && !options.resume) refuseUsedFolder(options.outDir);
+    await options.whenLocked?.(outDir);
     const reporter = chooseReporter(options, data);
     const session = new Session({
       config: options.config,
@@ -84,6 +91,7 @@ async function trainOrResume(options: TrainingRunOptions): Promise<number> {
     return await runSession(options, session, reporter, outDir);
   } finally {
     await pool.destroy(); // the session closed it already, if there was one: a second destroy is a no-op
+    unlock?.();
     if (made !== undefined) removeIfEmpty(made);
   }
 }
@@ -192,7 +200,7 @@ function refuseUsedFolder(dir: string): void {
   try {
     names = readdirSync(dir);
   } catch {
-    return; // no folder yet (or one that cannot be listed: assertWritable says what is wrong)
+    return; // a folder that cannot be listed: assertWritable has said what is wrong
   }
   if (names.includes(LAST_NAME)) {
     throw new UserError(`${dir} already holds a training run; continue it with \`nnfs resume --checkpoint ${dir}\`, or give another --out.`);
