@@ -12,12 +12,14 @@ import { decodeSafetensors, encodeSafetensors, type TensorIn } from '../src/chec
 import {
   assertWritable,
   checkpointName,
+  FileExistsError,
   LAST_NAME,
   listCheckpoints,
   loadCheckpoint,
   parseCheckpointName,
   pruneCheckpoints,
   saveCheckpoint,
+  writeCheckpointFile,
 } from '../src/checkpoint/store.js';
 import type { Checkpoint } from '../src/checkpoint/types.js';
 import { DEFAULTS } from '../src/config.js';
@@ -363,5 +365,16 @@ describe('store', () => {
     const fresh = path.join(dir, 'new', 'deeper');
     assertWritable(fresh);
     expect(await fs.readdir(fresh)).toEqual([]);
+  });
+
+  it('writes a loose checkpoint file only under a free name, replacing nothing and leaving no temp file', async () => {
+    const file = path.join(dir, 'model.safetensors');
+    await writeCheckpointFile(file, makeCheckpoint());
+    const before = await fs.readFile(file);
+    const other = makeCheckpoint();
+    other.params = filled(other.params.length, 9);
+    await expect(writeCheckpointFile(file, other)).rejects.toThrow(FileExistsError);
+    expect((await fs.readFile(file)).equals(before)).toBe(true);
+    expect(await fs.readdir(dir)).toEqual(['model.safetensors']);
   });
 });

@@ -4,7 +4,7 @@
 import { existsSync } from 'node:fs';
 import type { Argv } from 'yargs';
 import { readDatWeights } from '../checkpoint/dat-import.js';
-import { writeCheckpointFile } from '../checkpoint/store.js';
+import { FileExistsError, writeCheckpointFile } from '../checkpoint/store.js';
 import type { Checkpoint } from '../checkpoint/types.js';
 import { DEFAULTS, ORIGINAL_RECIPE, validateConfig } from '../config.js';
 import { loadMnist } from '../data/mnist.js';
@@ -27,8 +27,9 @@ interface ImportArgs {
 }
 
 export async function handler(args: ImportArgs): Promise<void> {
-  // A checkpoint there may be a trained model: import never replaces one.
-  if (existsSync(args.out)) throw new UserError(`${args.out} already exists; import writes only a new file, so give another --out.`);
+  // A checkpoint there may be a trained model: import never replaces one. Checked first to
+  // spare the reading, and again by the write itself, in case the file appears meanwhile.
+  if (existsSync(args.out)) throw alreadyExists(args.out);
   const { sizes, params } = readDatWeights(args.fromDat);
   const checkpoint: Checkpoint = {
     // The recipe the original trained with (200 epochs of per-sample SGD), so the file says how the weights came about.
@@ -40,6 +41,12 @@ export async function handler(args: ImportArgs): Promise<void> {
     params,
     optimizerState: {},
   };
-  const file = await writeCheckpointFile(args.out, checkpoint);
+  const file = await writeCheckpointFile(args.out, checkpoint).catch((e: unknown) => {
+    throw e instanceof FileExistsError ? alreadyExists(args.out) : e;
+  });
   process.stdout.write(`wrote ${file}: the original's ${sizes.join('-')} weights from ${args.fromDat}\n`);
+}
+
+function alreadyExists(out: string): UserError {
+  return new UserError(`${out} already exists; import writes only a new file, so give another --out.`);
 }
