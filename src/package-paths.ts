@@ -1,8 +1,8 @@
-// Where nnfs finds its own files, whatever the working folder: the package root, the
-// shipped pretrained model, and the training metrics that belong to a checkpoint.
+// Where nnfs finds its own files, whatever the working folder: the package root and the
+// shipped pretrained model.
 
 import { existsSync, readFileSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 interface Manifest {
@@ -46,13 +46,4 @@ export function cliEntry(): string {
 /** The model that predict, evaluate and serve use when given no --checkpoint. */
 export function pretrainedCheckpoint(): string {
   return join(packageRoot(), 'checkpoints', 'pretrained.safetensors');
-}
-
-/**
- * The metrics of the run a checkpoint came from: `NAME.metrics.jsonl` beside `NAME.safetensors`
- * (how the shipped model keeps its curves), else the run folder's metrics.jsonl.
- */
-export function metricsFileFor(checkpoint: string): string {
-  const own = join(dirname(checkpoint), `${basename(checkpoint, '.safetensors')}.metrics.jsonl`);
-  return existsSync(own) ? own : join(dirname(checkpoint), 'metrics.jsonl');
 }

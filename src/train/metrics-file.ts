@@ -1,8 +1,8 @@
 // A run's metrics.jsonl: one JSON line per finished epoch, appended as it ends; on resume, cut
 // back to the epochs the checkpoint holds. Whatever goes wrong is one sentence.
 
-import { promises as fs } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, promises as fs } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import { describeFsError } from '../checkpoint/store.js';
 import { UserError } from '../errors.js';
 
@@ -38,4 +38,13 @@ export async function trimMetrics(dir: string, completedEpochs: number): Promise
   } catch (e) {
     throw new UserError(`cannot rewrite ${path}: ${describeFsError(e)}.`, { cause: e });
   }
+}
+
+/**
+ * The metrics of the run a checkpoint came from: `NAME.metrics.jsonl` beside `NAME.safetensors`
+ * (how the shipped model keeps its curves), else the run folder's metrics.jsonl.
+ */
+export function metricsFileFor(checkpoint: string): string {
+  const own = join(dirname(checkpoint), `${basename(checkpoint, '.safetensors')}.metrics.jsonl`);
+  return existsSync(own) ? own : join(dirname(checkpoint), METRICS_FILE);
 }

@@ -8,7 +8,7 @@ import { decodeCheckpoint } from '../checkpoint/format.js';
 import { readCheckpointBytes, resolveCheckpointFile } from '../checkpoint/store.js';
 import type { Dataset } from '../data/dataset.js';
 import { UserError } from '../errors.js';
-import { metricsFileFor } from '../package-paths.js';
+import { metricsFileFor } from '../train/metrics-file.js';
 import { randomSamples } from './samples.js';
 
 /** A response the server sends as it is. */
