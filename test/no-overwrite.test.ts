@@ -130,17 +130,19 @@ describe('one run per folder at a time', () => {
     const run = join(tempDir(), 'run');
     mkdirSync(run);
     writeFileSync(join(run, LOCK), `${process.pid}\n`); // this test's process: alive
-    refused(runCli(['train', '--data', data, '--out', run, '--epochs', '1']), new RegExp(`is in use by another nnfs run \\(process ${process.pid}\\); wait for it to end or give another --out \\(if no run is using it, delete .*${LOCK}\\)\\.`));
+    refused(runCli(['train', '--data', data, '--out', run, '--epochs', '1']), new RegExp(`is in use by another nnfs run \\(process ${process.pid}\\); wait for it to end, or give another --out \\(if no run is using it, delete .*${LOCK}\\)\\.`));
     expect(readdirSync(run)).toEqual([LOCK]);
-    const gone = spawnSync('true').pid!; // a process that has exited
-    writeFileSync(join(run, LOCK), `${gone}\n`);
+    // This live pid again, but with another start time: a killed run's pid that came round again.
+    writeFileSync(join(run, LOCK), `${process.pid} 1\n`);
     expect(runCli(['train', '--data', data, '--out', run, '--epochs', '1']).status).toBe(0);
     expect(readdirSync(run)).toContain('last.safetensors');
     expect(readdirSync(run)).not.toContain(LOCK);
   }, 30_000);
 
-  it('two trains into one --out at once: one trains, the other is refused and writes nothing', async () => {
+  it("two trains into one --out at once, a killed run's lock there: one trains, the other is refused", async () => {
     const run = join(tempDir(), 'run');
+    mkdirSync(run);
+    writeFileSync(join(run, LOCK), `${spawnSync('true').pid} 1\n`); // both find it dead; only one may take it over
     const runs = [1, 2].map((seed) => spawn(process.execPath, [CLI, 'train', '--data', data, '--out', run, '--epochs', '2', '--seed', String(seed), '--threads', '1'], { stdio: ['ignore', 'ignore', 'pipe'] }));
     const errors = runs.map(stderrOf);
     const codes = await Promise.all(runs.map(exitCode));

@@ -57,7 +57,6 @@ export async function handler(args: ResumeArgs): Promise<void> {
     throw new UserError(`the checkpoint already has ${checkpoint.position.epoch} of ${config.epochs} epochs; pass a larger --epochs to continue.`);
   }
   const outDir = await resumeFolder(args.checkpoint, checkpoint);
-  const before = new Set(outDir === undefined ? [] : (await listCheckpoints(outDir)).map((f) => f.name));
   const loadData = () => {
     const data = loadMnist(args.data);
     if (data.fingerprint !== checkpoint.dataFingerprint) {
@@ -76,12 +75,8 @@ export async function handler(args: ResumeArgs): Promise<void> {
     outDir,
     json: args.json,
     resume: checkpoint,
-    // Another resume of this run may have saved while this one loaded (a killed run's
-    // leftovers, there all along, are no reason to stop).
-    whenLocked: async (dir) => {
-      const added = (await listCheckpoints(dir)).filter((f) => !before.has(f.name));
-      if (added.length > 0) throw new UserError(`${dir} has moved on since ${args.checkpoint} was read (another run saved ${added.at(-1)!.name}); resume its ${LAST_NAME} instead.`);
-    },
+    // Another resume of this run may have saved into its folder while this one loaded.
+    whenLocked: () => assertNotMovedOn(args.checkpoint, checkpoint),
     saveEverySteps: args.saveEverySteps,
     keep: args.keep,
   });
@@ -110,6 +105,20 @@ async function resumeFolder(given: string, checkpoint: Checkpoint): Promise<stri
     throw new UserError(`${dir} has checkpoints after ${name} (up to ${later.at(-1)!.name}); to go on from ${name}, copy it to a folder of its own and resume that copy.`);
   }
   return dir;
+}
+
+/** Refuses if another run has saved into the checkpoint's folder since `checkpoint` was read from it. */
+async function assertNotMovedOn(given: string, checkpoint: Checkpoint): Promise<void> {
+  const file = await resolveCheckpointFile(given);
+  if (basename(file) !== LAST_NAME) {
+    await resumeFolder(given, checkpoint); // its refusals: later checkpoints beside it, another run's last
+    return;
+  }
+  const now = await loadCheckpoint(file);
+  const at = (c: Checkpoint) => `${c.position.epoch}/${c.position.step}/${c.position.globalStep}`;
+  if (!sameRun(now, checkpoint) || at(now) !== at(checkpoint)) {
+    throw new UserError(`${dirname(file)} has moved on since ${given} was read (another run saved into it); resume it again to go on from there.`);
+  }
 }
 
 /** The numbered checkpoints in `dir` saved after `checkpoint`'s position, oldest first. */

@@ -68,7 +68,7 @@ async function trainOrResume(options: TrainingRunOptions): Promise<number> {
     const data = options.loadData();
     const outDir = options.outDir ?? (made = newRunFolder());
     assertWritable(outDir);
-    unlock = lockRunFolder(outDir);
+    unlock = lockRunFolder(outDir, options.resume ? 'copy the checkpoint to a folder of its own and resume the copy' : 'give another --out');
     // Only once locked: a run that starts and ends while we load data would otherwise slip past.
     if (options.outDir !== undefined && !options.resume) refuseUsedFolder(options.outDir);
     await options.whenLocked?.(outDir);

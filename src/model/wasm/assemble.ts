@@ -12,7 +12,12 @@ import type { WasmModuleName } from './modules.js';
 
 const NAMES: WasmModuleName[] = ['kernel', 'update', 'pack'];
 
-/** simd and bulk memory are wabt defaults, named anyway; the shared memory needs `threads`. Never relaxed SIMD: Node 20 lacks it. */
+/**
+ * simd and bulk memory are wabt defaults, named anyway; the shared memory needs `threads`. Never
+ * relaxed SIMD: Node 20 has it only behind --experimental-wasm-relaxed-simd, and its fused
+ * multiply-add in the first layer's loops gained 3% at batch 64 (they wait on the cache more
+ * than on arithmetic).
+ */
 const features = { simd: true, bulk_memory: true, threads: true, relaxed_simd: false };
 
 const toolkit = await wabt();
