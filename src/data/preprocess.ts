@@ -10,13 +10,17 @@ export const MNIST_BOX = 20;
 
 /** A pixel counts as ink (for the crop only) above this fraction of the brightest pixel. */
 const INK_THRESHOLD = 0.1;
+/** Ink must stand this far (of full scale) above the background, or the image holds no digit. */
+const MIN_CONTRAST = 0.1;
 
 /**
  * RGBA bytes -> ink intensity 0 (background) .. 1 (ink), row-major.
  * Luminance is Rec. 601 (as PIL's 'L'); alpha is composited over white, since a drawing
  * on a transparent canvas means dark strokes on nothing. If the border is mostly light
  * (mean luminance > 0.5) the picture is dark-on-light, so it is inverted to MNIST's
- * light-on-dark polarity.
+ * light-on-dark polarity. Then the background's own level is taken off (grey paper is
+ * not ink): MNIST's background is exactly 0, and left in, it made the whole page the
+ * digit's bounding box.
  */
 export function grayFromRgba(rgba: Uint8Array | Uint8ClampedArray, width: number, height: number): Float32Array {
   const n = width * height;
@@ -30,22 +34,44 @@ export function grayFromRgba(rgba: Uint8Array | Uint8ClampedArray, width: number
   }
   const ink = borderMean(light, width, height) > 0.5;
   if (ink) for (let i = 0; i < n; i++) light[i] = 1 - light[i];
+  const background = backgroundLevel(light, width, height);
+  if (background > 0) {
+    for (let i = 0; i < n; i++) light[i] = Math.max(0, (light[i] - background) / (1 - background));
+  }
   return light;
+}
+
+/**
+ * The background's level, from the outermost ring of pixels: their median (a digit may
+ * touch the border, but not cover half of it) plus twice their median deviation from it,
+ * so paper's grain goes with the background. 0 for an empty image.
+ */
+function backgroundLevel(values: Float32Array, width: number, height: number): number {
+  const ring = borderValues(values, width, height);
+  if (ring.length === 0) return 0;
+  const median = (a: number[]) => {
+    const sorted = Float64Array.from(a).sort();
+    return sorted[Math.floor(sorted.length / 2)];
+  };
+  const level = median(ring);
+  const deviation = median(ring.map((v) => Math.abs(v - level)));
+  return Math.min(1 - MIN_CONTRAST, level + 2 * deviation);
+}
+
+/** The outermost ring of pixels, each once. */
+function borderValues(values: Float32Array, width: number, height: number): number[] {
+  const ring: number[] = [];
+  for (let y = 0; y < height; y++) {
+    const onEdgeRow = y === 0 || y === height - 1;
+    for (let x = 0; x < width; x += onEdgeRow || width === 1 ? 1 : width - 1) ring.push(values[y * width + x]);
+  }
+  return ring;
 }
 
 /** Mean of the outermost ring of pixels; 1 (light) for an image with no pixels. */
 function borderMean(values: Float32Array, width: number, height: number): number {
-  if (width === 0 || height === 0) return 1;
-  let sum = 0;
-  let count = 0;
-  for (let y = 0; y < height; y++) {
-    const onEdgeRow = y === 0 || y === height - 1;
-    for (let x = 0; x < width; x += onEdgeRow || width === 1 ? 1 : width - 1) {
-      sum += values[y * width + x];
-      count++;
-    }
-  }
-  return sum / count;
+  const ring = borderValues(values, width, height);
+  return ring.length === 0 ? 1 : ring.reduce((sum, v) => sum + v, 0) / ring.length;
 }
 
 /**
@@ -58,7 +84,8 @@ export function toMnistInput(gray: Float32Array, width: number, height: number):
   if (gray.length !== width * height) throw new Error(`toMnistInput: ${width}x${height} needs ${width * height} values, got ${gray.length}`);
   let max = 0;
   for (let i = 0; i < gray.length; i++) if (gray[i] > max) max = gray[i];
-  if (!(max > 0) || !Number.isFinite(max)) throw new UserError('the image is empty: no digit found.');
+  // A uniform page, or one whose marks barely differ from it (grain, a shadow), holds no digit.
+  if (!(max > MIN_CONTRAST) || !Number.isFinite(max)) throw new UserError('the image is empty: no digit found.');
 
   // Bounding box of clear ink; faint specks below the threshold do not widen it.
   const threshold = INK_THRESHOLD * max;
