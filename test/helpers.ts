@@ -43,7 +43,8 @@ export function firstSamples(data: Dataset, count: number): Dataset {
   });
 }
 
-function idxBytes(magic: number, dims: number[], payload: Uint8Array): Buffer {
+/** An IDX file: magic number, dimensions, then the bytes. */
+export function idxBytes(magic: number, dims: number[], payload: Uint8Array): Buffer {
   const header = Buffer.alloc(4 + 4 * dims.length);
   header.writeUInt32BE(magic, 0);
   dims.forEach((d, i) => header.writeUInt32BE(d, 4 + 4 * i));

@@ -16,7 +16,7 @@ import type { Checkpoint } from '../src/checkpoint/types.js';
 import { DEFAULTS } from '../src/config.js';
 import { modelSpec } from '../src/model/spec.js';
 import { decodeWebModel, NNFS_FORMAT } from '../src/web/model-file.js';
-import { CLI, ROOT } from './helpers.js';
+import { CLI, idxBytes, ROOT, tempDir } from './helpers.js';
 
 const BUILT = existsSync(CLI) && existsSync(join(ROOT, 'dist', 'web', 'index.html'));
 
@@ -261,6 +261,22 @@ describe('nnfs serve over HTTP (built CLI)', { timeout: 30_000 }, () => {
       expect(model.status).toBe(503);
       expect(model.body.toString()).toBe(sentence);
       expect((await raw(s.url, 'GET', '/')).status).toBe(200);
+    } finally {
+      expect(await s.stop()).toBe(0);
+    }
+  });
+
+  it('test digits that are not 28x28 are refused the same way: the page would misread them', async () => {
+    const small = tempDir('nnfs-data-');
+    writeFileSync(join(small, 't10k-images-idx3-ubyte'), idxBytes(0x803, [5, 16, 16], new Uint8Array(5 * 256).fill(90)));
+    writeFileSync(join(small, 't10k-labels-idx1-ubyte'), idxBytes(0x801, [5], new Uint8Array([0, 1, 2, 3, 4])));
+    const s = await serve(['--checkpoint', checkpoint, '--data', small]);
+    try {
+      const sentence = `${small} holds 16x16 images; the page shows MNIST's 28x28 digits.`;
+      expect(s.stderr()).toBe(`nnfs: no test digits to show: ${sentence}\n`);
+      const samples = await raw(s.url, 'GET', '/test-samples.json');
+      expect(samples.status).toBe(404);
+      expect(samples.body.toString()).toBe(sentence);
     } finally {
       expect(await s.stop()).toBe(0);
     }

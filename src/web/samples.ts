@@ -3,14 +3,25 @@
 
 import { type Dataset } from '../data/dataset.js';
 import { defaultMnistDir, loadSplit } from '../data/mnist.js';
+import { MNIST_SIDE } from '../data/preprocess.js';
+import { UserError } from '../errors.js';
 import type { SamplesFile } from './page/api.js';
 
 /** Samples per request: enough to show a mistake or two at ~93% accuracy, few enough to scan. */
 export const SAMPLE_COUNT = 24;
 
-/** Loads only the test split: the training set is not needed to show a few digits. */
+/**
+ * Loads only the test split: the training set is not needed to show a few digits. The
+ * page draws and classifies 28x28 digits of ten classes; other images are refused here
+ * (the page reads 784 values per digit, so others became nonsense answers).
+ */
 export function loadTestSplit(dataDir: string = defaultMnistDir()): Dataset {
-  return loadSplit(dataDir, 't10k');
+  const test = loadSplit(dataDir, 't10k');
+  if (test.rows !== MNIST_SIDE || test.cols !== MNIST_SIDE) {
+    throw new UserError(`${dataDir} holds ${test.rows}x${test.cols} images; the page shows MNIST's 28x28 digits.`);
+  }
+  if (test.classes > 10) throw new UserError(`${dataDir} has labels up to ${test.classes - 1}; the page shows the digits 0 to 9.`);
+  return test;
 }
 
 /** `count` distinct random test digits; random per call so a reload shows new ones. */
