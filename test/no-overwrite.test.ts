@@ -117,6 +117,17 @@ describe('earlier runs', () => {
   });
 });
 
+describe('a first save that fails', () => {
+  it('leaves no metrics.jsonl without a checkpoint: the folder can be trained into again', () => {
+    const run = join(tempDir(), 'run');
+    // Files over 50 KB refused (EFBIG, with SIGXFSZ ignored): the checkpoint fails, metrics.jsonl does not.
+    const limited = spawnSync('bash', ['-c', 'trap "" XFSZ; ulimit -f 50; exec "$0" "$@"', process.execPath, CLI, 'train', '--data', data, '--out', run, '--epochs', '2'], { encoding: 'utf8' });
+    refused(limited as ReturnType<typeof runCli>, /^nnfs: cannot save checkpoint .*epoch-0001\.safetensors: the file would be larger than this system lets a process write\.$/m);
+    expect(readdirSync(run)).toEqual([]);
+    expect(runCli(['train', '--data', data, '--out', run, '--epochs', '1']).status).toBe(0);
+  }, 30_000);
+});
+
 describe('one run per folder at a time', () => {
   const LOCK = '.nnfs-run.lock';
   const exitCode = (child: ReturnType<typeof spawn>) => new Promise<number | null>((resolve) => child.on('exit', resolve));

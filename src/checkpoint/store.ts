@@ -48,6 +48,8 @@ export function describeFsError(error: unknown): string {
       return 'the disk is full';
     case 'EDQUOT':
       return 'the disk quota is used up';
+    case 'EFBIG':
+      return 'the file would be larger than this system lets a process write';
     case 'EROFS':
       return 'the file system is read-only';
     case 'ENOTDIR':

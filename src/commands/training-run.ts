@@ -1,7 +1,7 @@
 // What `train` and `resume` share once their flags are parsed: load the data, run a
 // session with the right reporter, handle Ctrl-C, and print how it ended.
 
-import { existsSync, mkdirSync, readdirSync, rmdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmdirSync, rmSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
 import { assertWritable, describeFsError, LAST_NAME, parseCheckpointName, removeUnfinishedSaves } from '../checkpoint/store.js';
@@ -64,6 +64,7 @@ async function trainOrResume(options: TrainingRunOptions): Promise<number> {
   // A folder this run made; removed again if the run leaves nothing in it.
   let made: string | undefined;
   let unlock: (() => void) | undefined;
+  let removeOrphanMetrics = () => {};
   try {
     const data = options.loadData();
     const outDir = options.outDir ?? (made = newRunFolder());
@@ -72,6 +73,7 @@ async function trainOrResume(options: TrainingRunOptions): Promise<number> {
     // Only once locked: a run that starts and ends while we load data would otherwise slip past.
     if (options.outDir !== undefined && !options.resume) refuseUsedFolder(options.outDir);
     await options.whenLocked?.(outDir);
+    removeOrphanMetrics = orphanMetricsRemover(outDir);
     const reporter = chooseReporter(options, data);
     const session = new Session({
       config: options.config,
@@ -88,16 +90,17 @@ async function trainOrResume(options: TrainingRunOptions): Promise<number> {
     const sizes = layerSizes(config, data.train.inputSize, data.train.classes).join('-');
     const verb = options.resume ? `resuming epoch ${options.resume.position.epoch + 1}${options.resume.position.step ? ` at step ${options.resume.position.step}` : ''} of` : 'training';
     info(options, `${verb} ${sizes} (${config.optimizer}, lr ${config.lr}, batch ${config.batchSize}) on ${data.train.count} images with ${describeThreads(options.threads)} -> ${outDir}`);
-    return await runSession(options, session, reporter, outDir);
+    return await runSession(options, session, reporter, outDir, removeOrphanMetrics);
   } finally {
     await pool.destroy(); // the session closed it already, if there was one: a second destroy is a no-op
+    removeOrphanMetrics();
     unlock?.();
     if (made !== undefined) removeIfEmpty(made);
   }
 }
 
 /** Runs the session, stopping it cleanly on Ctrl-C, SIGTERM or a closed stdout; says how it ended. */
-async function runSession(options: TrainingRunOptions, session: Session, reporter: Reporter, outDir: string): Promise<number> {
+async function runSession(options: TrainingRunOptions, session: Session, reporter: Reporter, outDir: string, removeOrphanMetrics: () => void): Promise<number> {
   const { config } = options;
   let signals = 0;
   const onSignal = () => {
@@ -106,6 +109,7 @@ async function runSession(options: TrainingRunOptions, session: Session, reporte
     if (signals > 1) {
       // Checkpoints are written to a temporary name and renamed, so leaving now loses nothing saved.
       removeUnfinishedSaves(outDir);
+      removeOrphanMetrics();
       const last = join(outDir, LAST_NAME);
       process.stderr.write(existsSync(last) ? `\nstopped at once; ${shownPath(last)}, the last checkpoint saved, is intact.\n` : '\nstopped at once, before any checkpoint was saved.\n');
       process.exit(INTERRUPTED_EXIT_CODE);
@@ -184,6 +188,24 @@ function newRunFolder(): string {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw new UserError(`cannot make the run folder ${dir}: ${describeFsError(e)}.`);
     }
   }
+}
+
+/**
+ * For the way out of a run that started the folder's metrics.jsonl: removes it if no
+ * checkpoint came to stand beside it (the first save failed, the disk being full, say),
+ * since a metrics.jsonl without one is a half-written run that neither train nor resume
+ * could take up again.
+ */
+function orphanMetricsRemover(dir: string): () => void {
+  const metrics = join(dir, METRICS_FILE);
+  if (existsSync(metrics)) return () => {}; // an earlier history's (resume): never this run's to remove
+  return () => {
+    try {
+      if (!existsSync(join(dir, LAST_NAME))) rmSync(metrics, { force: true });
+    } catch {
+      // on the way out of a failure already reported: a leftover is refused in words by the next run
+    }
+  };
 }
 
 function removeIfEmpty(dir: string): void {
