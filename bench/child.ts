@@ -8,7 +8,6 @@ import { join } from 'node:path';
 import { cliEntry } from '../src/package-paths.js';
 import type { EpochMetrics } from '../src/train/session.js';
 
-
 export interface ChildRun {
   /** Each epoch's metrics with the seconds since spawn at which its line arrived. */
   epochs: (EpochMetrics & { wallSeconds: number })[];
@@ -53,11 +52,23 @@ export function watchTraining(args: string[], stopWhen: (m: EpochMetrics) => boo
     }
   });
   child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  // Ctrl-C (which reaches the child too) or SIGTERM: stop it and take its run folder away
+  // before leaving, as when it ends; left to the defaults, both left a checkpoint in /tmp.
+  let stoppedBy: NodeJS.Signals | undefined;
+  const onSignal = (signal: NodeJS.Signals) => {
+    stoppedBy = signal;
+    child.kill('SIGKILL');
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
   return new Promise((resolve, reject) => {
     child.on('error', reject);
     child.on('exit', (code) => {
       clearInterval(sampler);
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
       rmSync(out, { recursive: true, force: true });
+      if (stoppedBy) process.exit(stoppedBy === 'SIGINT' ? 130 : 143);
       if (code !== 0 && code !== null) reject(new Error(`nnfs train failed: ${stderr.trim()}`));
       else resolve({ epochs, peakRssMB: Math.round(peak / 1024), exitCode: code });
     });

@@ -26,7 +26,7 @@ function line(r: BenchRecord): string {
     case 'sync':
       return `  threads ${String(r.threads).padStart(2)}  ${Number(r.microsecondsPerEmptyStep).toFixed(2).padStart(6)} µs per step   (pool task per step: ${Number(r.microsecondsPerDispatchedStep).toFixed(0)} µs)`;
     case 'original-recipe':
-      return `  ${Number(r.secondsPerEpoch).toFixed(3)} s per epoch of 60,000 (${int(r.samplesPerSecond)} samples/s)`;
+      return `  ${Number(r.secondsPerEpoch).toFixed(3)} s per epoch of ${int(r.samplesPerEpoch)} (${int(r.samplesPerSecond)} samples/s)`;
     case 'kernel':
       return `  ${String(r.kernel).padEnd(7)} ${String(r.pass).padEnd(17)} ${Number(r.gflops).toFixed(2).padStart(7)} GFLOP/s  ${int(r.samplesPerSecond).padStart(10)} samples/s  ±${Number(r.rme).toFixed(1)}%`;
     case 'time-to-accuracy':

@@ -42,6 +42,8 @@ export function benchmarkKernels(data: Mnist, options: { maxTime: number; microb
   initParams(spec, 'he', 1, params);
   const grad = sharedFloat32(spec.paramCount);
   const batch = options.microbatch ?? 16;
+  // A test set smaller than a microbatch (--data of a few images) is evaluated whole.
+  const forwardBatch = Math.min(batch, data.test.count);
   const order = sharedInt32(4096);
   for (let i = 0; i < order.length; i++) order[i] = (i * 7919) % data.train.count;
   const totals = new Float64Array(2);
@@ -55,14 +57,14 @@ export function benchmarkKernels(data: Mnist, options: { maxTime: number; microb
       kernel.gradient(params, grad, data.train, order, next(), at + batch);
     }, { maxTime: options.maxTime, minSamples: 5 });
     suite.add(`${name} forward`, () => {
-      const from = next();
-      kernel.evaluate(params, data.test, from % (data.test.count - batch), (from % (data.test.count - batch)) + batch, totals);
+      const from = next() % (data.test.count - forwardBatch + 1);
+      kernel.evaluate(params, data.test, from, from + forwardBatch, totals);
     }, { maxTime: options.maxTime, minSamples: 5 });
   }
   suite.on('cycle', (event: Benchmark.Event) => {
     const target = event.target as unknown as Benchmark & { name: string };
     const [kernel, pass] = target.name.split(' ') as [KernelName, KernelResult['pass']];
-    const samplesPerSecond = target.hz * batch;
+    const samplesPerSecond = target.hz * (pass === 'forward' ? forwardBatch : batch);
     const flops = pass === 'forward' ? forwardFlops(spec) : gradientFlops(spec);
     results.push({ kernel, pass, samplesPerSecond, gflops: (samplesPerSecond * flops) / 1e9, rme: target.stats.rme });
   });

@@ -1,8 +1,8 @@
 // The command line as a user meets it: help, a real short run, and every bad input named in
 // the engine issue refused with one sentence, a non-zero exit and nothing written.
 
-import { spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { copyFileSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
@@ -161,4 +161,31 @@ describe('bad input', () => {
     writeFileSync(join(dir, 'train-labels-idx1-ubyte'), fewer);
     refused(['train', '--data', dir], /disagree: 500 images but 499 labels/);
   });
+});
+
+describe('bench on small data', () => {
+  const tiny = smallMnistFolder(300, 10); // fewer test images than a microbatch
+
+  it('names the epoch it timed and measures kernels on a test set smaller than a microbatch', () => {
+    const result = runCli(['bench', '--quick', '--threads', '1', '--json', '--data', tiny], { timeout: 90_000 });
+    expect(result.status).toBe(0);
+    const records = result.stdout.trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(records.find((r) => r.kind === 'original-recipe')?.samplesPerEpoch).toBe(300);
+    for (const kernel of records.filter((r) => r.kind === 'kernel')) expect(kernel.samplesPerSecond).toBeGreaterThan(0);
+    expect(records.filter((r) => r.kind === 'memory').map((r) => r.threads)).toEqual([1]);
+  }, 90_000);
+
+  it('stopped by Ctrl-C while it times a run of `nnfs train`, leaves that run nothing on disk', async () => {
+    const tmp = tempDir();
+    const bench = spawn(process.execPath, [CLI, 'bench', '--quick', '--threads', '1', '--data', tiny], { env: { ...process.env, TMPDIR: tmp }, stdio: 'ignore' });
+    const exited = new Promise<number | null>((resolve) => bench.on('exit', resolve));
+    // The timed run's folder, once it has trained an epoch.
+    const started = Date.now();
+    while (!readdirSync(tmp).some((name) => existsSync(join(tmp, name, 'run', 'metrics.jsonl'))) && Date.now() - started < 60_000) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    bench.kill('SIGINT');
+    expect(await exited).toBe(130);
+    expect(readdirSync(tmp)).toEqual([]);
+  }, 90_000);
 });
