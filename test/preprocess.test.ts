@@ -213,6 +213,39 @@ describe('readDigitPng', () => {
     expectUserError(() => readDigitPng(dir), `${dir} is not a readable PNG image (it is a folder).`);
   });
 
+  it('names what is wrong with a malformed header or chunk list, and reads past junk after IEND', () => {
+    const good = PNG.sync.write(rgbaPng(drawOne(WHITE, BLACK), 200, 300));
+    const chunk = (type: string, data = Buffer.alloc(0)) => {
+      const head = Buffer.alloc(8);
+      head.writeUInt32BE(data.length, 0);
+      head.write(type, 4, 'latin1');
+      return Buffer.concat([head, data, Buffer.alloc(4)]); // a CRC of 0: refused before it is checked
+    };
+    const iend = good.length - 12; // IEND is the last chunk, 12 bytes
+    const patched = (offset: number, value: number) => {
+      const copy = Buffer.from(good);
+      copy[offset] = value;
+      return copy;
+    };
+    const cases: [string, Buffer, string][] = [
+      ['colour type', patched(25, 5), 'its header names colour type 5, which PNG does not have'],
+      ['bit depth', patched(24, 7), 'its header names bit depth 7 for colour type 6, where PNG allows 8, 16'],
+      ['compression', patched(26, 1), 'its header names compression method 1; PNG has only 0'],
+      ['interlace', patched(28, 2), 'its header names interlace method 2; PNG has 0 and 1'],
+      ['first chunk', Buffer.concat([good.subarray(0, 8), chunk('tEXt'), good.subarray(8)]), 'its first chunk is not the IHDR header'],
+      ['unknown chunk', Buffer.concat([good.subarray(0, iend), chunk('ABCD'), good.subarray(iend)]), 'it holds a chunk ("ABCD") that a reader may not skip and this one does not know'],
+      ['no image data', Buffer.concat([good.subarray(0, 33), good.subarray(iend)]), 'it holds no image data'],
+    ];
+    for (const [name, bytes, reason] of cases) {
+      const path = join(dir, `bad-${name.replaceAll(' ', '-')}.png`);
+      writeFileSync(path, bytes);
+      expectUserError(() => readDigitPng(path), `${path} is not a readable PNG image (${reason}).`);
+    }
+    const trailing = writePng('trailing.png', rgbaPng(drawOne(WHITE, BLACK), 200, 300), {});
+    writeFileSync(trailing, Buffer.concat([readFileSync(trailing), Buffer.from('junk after the end')]));
+    expect([...readDigitPng(trailing)]).toEqual([...oneInput]);
+  });
+
   it('treats a 0x0 PNG and an all-white PNG as empty images', () => {
     const zero = writePng('zero.png', new PNG({ width: 0, height: 0 }), {});
     expectUserError(() => readDigitPng(zero), EMPTY);

@@ -3,6 +3,7 @@
 import { readFileSync, statSync } from 'node:fs';
 import { PNG } from 'pngjs';
 import { refuseSpecialFile, UserError } from '../errors.js';
+import { CHANNELS, chunkList, readHeader } from './png-chunks.js';
 import { grayFromRgba, toMnistInput } from './preprocess.js';
 
 /** Every PNG file starts with these eight bytes. */
@@ -14,8 +15,6 @@ const MAX_PIXELS = 50_000_000;
 const MAX_SIDE = 16_384;
 /** Deflate expands data at most about 1032-fold, so a file cannot hold more pixel data than this times its size. */
 const MAX_INFLATE_RATIO = 1032;
-/** Samples per pixel of each PNG colour type. */
-const CHANNELS: Record<number, number> = { 0: 1, 2: 3, 3: 1, 4: 2, 6: 4 };
 
 /** Why a failed read or decode failed, short enough to sit inside one sentence. */
 function shortReason(err: unknown): string {
@@ -48,26 +47,28 @@ export function readDigitPng(path: string): Float32Array {
   if (bytes.length < SIGNATURE.length || !bytes.subarray(0, SIGNATURE.length).equals(SIGNATURE)) {
     throw new UserError(`${path} is not a readable PNG image (it does not start with the PNG signature).`);
   }
-  // Look at the IHDR header (always the first chunk) before pngjs decodes: it cannot
-  // decode a 0-pixel image (which has no digit), and a huge one would exhaust memory.
-  if (bytes.length >= 24 && bytes.toString('latin1', 12, 16) === 'IHDR') {
-    const width = bytes.readUInt32BE(16);
-    const height = bytes.readUInt32BE(20);
-    if (width === 0 || height === 0) return toMnistInput(new Float32Array(0), 0, 0);
-    if (width * height > MAX_PIXELS || width > MAX_SIDE || height > MAX_SIDE) {
-      throw new UserError(`${path} is too large to read as a digit (${width}x${height} pixels; at most ${MAX_PIXELS} pixels and ${MAX_SIDE} a side).`);
-    }
-    // The header's size must be backed by the file's bytes before pngjs allocates for it.
-    const bits = bytes.length >= 29 ? (CHANNELS[bytes[25]] ?? 0) * bytes[24] : 0;
-    // Rows of pixels, each with its filter byte; interlaced (Adam7) files need at least the pixels.
-    const needed = bytes[28] === 0 ? height * (1 + Math.ceil((width * bits) / 8)) : Math.ceil((width * height * bits) / 8);
-    if (needed > bytes.length * MAX_INFLATE_RATIO) {
-      throw new UserError(`${path} is not a readable PNG image (its header claims ${width}x${height} pixels, more than its ${bytes.length} bytes can hold).`);
-    }
+  // Look at the header and the chunk list before pngjs decodes: it cannot decode a 0-pixel
+  // image (which has no digit), a huge one would exhaust memory, and its words for a
+  // malformed file seldom say what is wrong.
+  const header = readHeader(bytes);
+  if (typeof header === 'string') throw new UserError(`${path} is not a readable PNG image (${header}).`);
+  const { width, height } = header;
+  if (width === 0 || height === 0) return toMnistInput(new Float32Array(0), 0, 0);
+  if (width * height > MAX_PIXELS || width > MAX_SIDE || height > MAX_SIDE) {
+    throw new UserError(`${path} is too large to read as a digit (${width}x${height} pixels; at most ${MAX_PIXELS} pixels and ${MAX_SIDE} a side).`);
+  }
+  const chunks = chunkList(bytes);
+  if (typeof chunks === 'string') throw new UserError(`${path} is not a readable PNG image (${chunks}).`);
+  // The header's size must be backed by the file's bytes before pngjs allocates for it.
+  const bits = CHANNELS[header.colourType] * header.bitDepth;
+  // Rows of pixels, each with its filter byte; interlaced (Adam7) files need at least the pixels.
+  const needed = header.interlaced ? Math.ceil((width * height * bits) / 8) : height * (1 + Math.ceil((width * bits) / 8));
+  if (needed > bytes.length * MAX_INFLATE_RATIO) {
+    throw new UserError(`${path} is not a readable PNG image (its header claims ${width}x${height} pixels, more than its ${bytes.length} bytes can hold).`);
   }
   let png: PNG;
   try {
-    png = PNG.sync.read(bytes);
+    png = PNG.sync.read(chunks);
   } catch (err) {
     throw new UserError(`${path} is not a readable PNG image (${shortReason(err)}).`);
   }

@@ -1,0 +1,57 @@
+// Checks a PNG's header and chunk list before it is decoded, so a malformed file is refused
+// for what is wrong with it: pngjs's own words for most of these ("unrecognised content at
+// end of stream", "Unrecognised filter type - 16") do not say.
+
+/** Samples per pixel of each PNG colour type. */
+export const CHANNELS: Record<number, number> = { 0: 1, 2: 3, 3: 1, 4: 2, 6: 4 };
+
+/** The bit depths PNG allows for each colour type. */
+const DEPTHS: Record<number, number[]> = { 0: [1, 2, 4, 8, 16], 2: [8, 16], 3: [1, 2, 4, 8], 4: [8, 16], 6: [8, 16] };
+
+/** Critical chunks (their type starts upper case) that a decoder may not skip; pngjs knows these. */
+const KNOWN_CRITICAL = new Set(['IHDR', 'PLTE', 'IDAT', 'IEND']);
+
+export interface PngHeader {
+  width: number;
+  height: number;
+  bitDepth: number;
+  colourType: number;
+  interlaced: boolean;
+}
+
+/**
+ * The header of `bytes` (a file that starts with the PNG signature), or why it is not a
+ * PNG this reader can decode, as a phrase.
+ */
+export function readHeader(bytes: Buffer): PngHeader | string {
+  if (bytes.length < 33) return 'the file ends too early';
+  if (bytes.toString('latin1', 12, 16) !== 'IHDR') return 'its first chunk is not the IHDR header';
+  const [bitDepth, colourType, compression, filter, interlace] = bytes.subarray(24, 29);
+  if (!(colourType in DEPTHS)) return `its header names colour type ${colourType}, which PNG does not have`;
+  if (!DEPTHS[colourType].includes(bitDepth)) return `its header names bit depth ${bitDepth} for colour type ${colourType}, where PNG allows ${DEPTHS[colourType].join(', ')}`;
+  if (compression !== 0) return `its header names compression method ${compression}; PNG has only 0`;
+  if (filter !== 0) return `its header names filter method ${filter}; PNG has only 0`;
+  if (interlace > 1) return `its header names interlace method ${interlace}; PNG has 0 and 1`;
+  return { width: bytes.readUInt32BE(16), height: bytes.readUInt32BE(20), bitDepth, colourType, interlaced: interlace === 1 };
+}
+
+/**
+ * Walks the chunk list after the signature: the bytes up to the end of IEND (anything after
+ * it is ignored, as other decoders do), or why the list is unusable, as a phrase.
+ */
+export function chunkList(bytes: Buffer): Buffer | string {
+  let at = 8;
+  let imageData = false;
+  while (at + 12 <= bytes.length) {
+    const length = bytes.readUInt32BE(at);
+    const type = bytes.toString('latin1', at + 4, at + 8);
+    const end = at + 12 + length;
+    if (end > bytes.length) return 'the file ends too early';
+    if (type === 'IDAT') imageData = true;
+    if (type === 'IEND') return imageData ? bytes.subarray(0, end) : 'it holds no image data';
+    const critical = type.charCodeAt(0) >= 0x41 && type.charCodeAt(0) <= 0x5a;
+    if (critical && !KNOWN_CRITICAL.has(type)) return `it holds a chunk (${JSON.stringify(type)}) that a reader may not skip and this one does not know`;
+    at = end;
+  }
+  return 'the file ends too early';
+}
