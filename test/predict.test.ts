@@ -147,8 +147,9 @@ describe('nnfs predict', () => {
       expect(refusal(['--checkpoint', lines, '--index', '0'])).toBe(`nnfs: ${lines} is a 256-16-2 model, but this test set needs 784 inputs and 10 classes.`);
     });
 
-    it('--index and --image together', () => {
+    it('--index or --data with --image', () => {
       expect(refusal(['--checkpoint', checkpoint, '--index', '1', '--image', 'x.png'])).toBe('nnfs: give --index or --image, not both.');
+      expect(refusal(['--checkpoint', checkpoint, '--image', 'x.png', '--data', 'some/folder'])).toBe('nnfs: --data names test images for --index; an --image needs none.');
     });
   });
 });

@@ -65,7 +65,7 @@ export async function handler(args: EvaluateArgs): Promise<void> {
   const correct = Math.round(accuracy * test.count);
   process.stdout.write(
     [
-      `${shownPath(model.file)}: ${model.spec.sizes.join('-')} model on ${test.count} test images`,
+      `${shownPath(model.file)}: ${model.spec.sizes.join('-')} model on ${test.count} test image${test.count === 1 ? '' : 's'}`,
       `accuracy ${(accuracy * 100).toFixed(2)}% (${correct} correct), mean loss ${loss.toFixed(4)}`,
       '',
       formatClassMetrics(perClass),

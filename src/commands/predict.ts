@@ -115,6 +115,8 @@ function testDigit(dataDir: string, requested: number | undefined): Digit {
 
 export async function handler(args: PredictArgs): Promise<void> {
   if (args.image !== undefined && args.index !== undefined) throw new UserError('give --index or --image, not both.');
+  // Said rather than ignored: whoever gives both may think the image is checked against that data.
+  if (args.image !== undefined && args.data !== undefined) throw new UserError('--data names test images for --index; an --image needs none.');
   const digit = args.image !== undefined ? await pngDigit(args.image) : testDigit(args.data ?? defaultMnistDir(), args.index);
   const what = args.image !== undefined ? 'a digit from a PNG' : 'this test set';
   const model = await loadModel(args.checkpoint, digit.input.length, digit.classes, what);
