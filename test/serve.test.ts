@@ -53,7 +53,7 @@ function serve(args: string[]): Promise<Served> {
     const timer = setTimeout(() => reject(new Error(`serve did not start in time; stderr: ${stderr}`)), 30_000);
     proc.stdout!.on('data', (d: Buffer) => {
       stdout += d.toString();
-      const match = /^serving .+ at (http:\/\/\S+)$/m.exec(stdout);
+      const match = /^serving .+ at (http:\/\/\S+)( \(and at every other address of this machine\))?$/m.exec(stdout);
       if (match) {
         clearTimeout(timer);
         resolveServed({
@@ -229,6 +229,16 @@ describe('nnfs serve over HTTP (built CLI)', { timeout: 30_000 }, () => {
       expect(other.stderr()).toBe('');
     } finally {
       await other.stop();
+    }
+  });
+
+  it('on --host 0.0.0.0 gives a URL this machine can open, and says it listens everywhere', async () => {
+    const s = await serve(['--checkpoint', checkpoint, '--host', '0.0.0.0']);
+    try {
+      expect(s.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/$/);
+      expect((await raw(s.url, 'GET', '/')).status).toBe(200);
+    } finally {
+      expect(await s.stop()).toBe(0);
     }
   });
 

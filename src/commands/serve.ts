@@ -61,6 +61,7 @@ export async function handler(args: ServeArgs): Promise<void> {
     process.on('SIGINT', stop);
     process.on('SIGTERM', stop);
   });
-  process.stdout.write(`serving ${shownPath(site.checkpointFile)} at ${url}\n`);
+  const everywhere = args.host === '0.0.0.0' || args.host === '::' ? ' (and at every other address of this machine)' : '';
+  process.stdout.write(`serving ${shownPath(site.checkpointFile)} at ${url}${everywhere}\n`);
   await stopped;
 }

@@ -89,7 +89,9 @@ export function startServer(site: Site, host: string, port: number): Promise<Lis
     server.once('error', (error: NodeJS.ErrnoException) => reject(listenError(error, host, port)));
     server.listen(port, host, () => {
       const address = server.address() as AddressInfo;
-      const shownHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+      // Listening on every address (0.0.0.0, ::): the URL to open is this machine's own.
+      const local = address.address === '0.0.0.0' ? '127.0.0.1' : address.address === '::' ? '::1' : address.address;
+      const shownHost = address.family === 'IPv6' ? `[${local}]` : local;
       resolve({ server, url: `http://${shownHost}:${address.port}/` });
     });
   });
