@@ -129,7 +129,7 @@ export function lockRunFolder(dir: string, instead: string): () => void {
         throw new UserError(`${dir} is in use by another nnfs run (process ${holder.pid}); wait for it to end, or ${instead} (if no run is using it, delete ${file}).`);
       }
       if (holder === undefined || !removeIfDead(dir, file)) pause(2);
-      if (attempt === 100) throw new UserError(`cannot lock ${dir} for this run: ${file} keeps coming back; delete it if no run is using the folder.`);
+      if (attempt === 100) throw new UserError(`cannot lock ${dir} for this run: ${file} stays empty or keeps coming back; delete it if no run is using the folder.`);
     }
   } catch (e) {
     if (e instanceof UserError) throw e;

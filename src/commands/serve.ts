@@ -48,7 +48,7 @@ export async function handler(args: ServeArgs): Promise<void> {
   const site = await buildSite({ checkpoint: resolve(args.checkpoint ?? pretrainedCheckpoint()), pageDir: pageDir(), testSet });
   // A bad checkpoint does not stop the server: the page explains it to whoever opens it.
   if (site.modelError) process.stderr.write(`nnfs: ${site.modelError}\n`);
-  const { server, url } = await startServer(site, args.host, args.port);
+  const { server, url, everyAddress } = await startServer(site, args.host, args.port);
   // Listen for Ctrl-C before announcing the URL: whoever reads the line may stop us at once.
   const stopped = new Promise<void>((done) => {
     const stop = () => {
@@ -61,7 +61,7 @@ export async function handler(args: ServeArgs): Promise<void> {
     process.on('SIGINT', stop);
     process.on('SIGTERM', stop);
   });
-  const everywhere = args.host === '0.0.0.0' || args.host === '::' ? ' (and at every other address of this machine)' : '';
+  const everywhere = everyAddress ? ' (and at every other address of this machine)' : '';
   process.stdout.write(`serving ${shownPath(site.checkpointFile)} at ${url}${everywhere}\n`);
   await stopped;
 }

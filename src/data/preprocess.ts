@@ -10,8 +10,13 @@ export const MNIST_BOX = 20;
 
 /** A pixel counts as ink (for the crop only) above this fraction of the brightest pixel. */
 const INK_THRESHOLD = 0.1;
-/** Ink must stand this far (of full scale) above the background, or the image holds no digit. */
-const MIN_CONTRAST = 0.1;
+/**
+ * Ink must stand this far (of full scale, about 13 of 255 levels) above the background, or
+ * the image holds no digit: paper's grain stays below it, the faintest pencil above.
+ */
+const MIN_CONTRAST = 0.05;
+/** How far (of full scale, about 25 levels) paper's own pixels may stray from its level. */
+const GRAIN = 0.1;
 
 /**
  * RGBA bytes -> ink intensity 0 (background) .. 1 (ink), row-major.
@@ -42,19 +47,19 @@ export function grayFromRgba(rgba: Uint8Array | Uint8ClampedArray, width: number
 }
 
 /**
- * The background's level, from the outermost ring of pixels: their median (a digit may
- * touch the border, but not cover half of it) plus twice their median deviation from it,
- * so paper's grain goes with the background. 0 for an empty image.
+ * The background's level, from the outermost ring of pixels. Its palest third is paper
+ * even where a digit, tightly cropped or drawn off the edges, covers most of the ring; the
+ * ring's pixels near that (within GRAIN) are the paper, whose median plus twice its median
+ * deviation is taken off, so the paper's grain goes with it. 0 for an empty image.
  */
 function backgroundLevel(values: Float32Array, width: number, height: number): number {
-  const ring = borderValues(values, width, height);
+  const ring = Float64Array.from(borderValues(values, width, height)).sort();
   if (ring.length === 0) return 0;
-  const median = (a: number[]) => {
-    const sorted = Float64Array.from(a).sort();
-    return sorted[Math.floor(sorted.length / 2)];
-  };
-  const level = median(ring);
-  const deviation = median(ring.map((v) => Math.abs(v - level)));
+  const median = (sorted: Float64Array) => sorted[Math.floor((sorted.length - 1) / 2)];
+  const rough = median(ring.subarray(0, Math.ceil(ring.length / 3))); // ink is high by now
+  const paper = ring.filter((v) => Math.abs(v - rough) <= GRAIN);
+  const level = median(paper);
+  const deviation = median(Float64Array.from(paper, (v) => Math.abs(v - level)).sort());
   return Math.min(1 - MIN_CONTRAST, level + 2 * deviation);
 }
 

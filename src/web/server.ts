@@ -73,6 +73,8 @@ export interface Listening {
   server: Server;
   /** The page's address, with the real port when 0 was asked for. */
   url: string;
+  /** Listening on every address of the machine, not only the URL's. */
+  everyAddress: boolean;
 }
 
 /** Listens on host:port (0 = any free port) and serves `site` until the server is closed. */
@@ -90,9 +92,10 @@ export function startServer(site: Site, host: string, port: number): Promise<Lis
     server.listen(port, host, () => {
       const address = server.address() as AddressInfo;
       // Listening on every address (0.0.0.0, ::): the URL to open is this machine's own.
-      const local = address.address === '0.0.0.0' ? '127.0.0.1' : address.address === '::' ? '::1' : address.address;
+      const everyAddress = address.address === '0.0.0.0' || address.address === '::';
+      const local = !everyAddress ? address.address : address.family === 'IPv6' ? '::1' : '127.0.0.1';
       const shownHost = address.family === 'IPv6' ? `[${local}]` : local;
-      resolve({ server, url: `http://${shownHost}:${address.port}/` });
+      resolve({ server, url: `http://${shownHost}:${address.port}/`, everyAddress });
     });
   });
 }
