@@ -61,4 +61,20 @@ describe('divergence', () => {
       expect(files.filter((f) => f.endsWith('.safetensors'))).toEqual([]);
     }, 30_000);
   }
+
+  // The last update before a save is checked by no step's loss: the weights themselves are.
+  const cases: [string, string[], string][] = [
+    ['a one-step epoch whose update blows the weights up', ['--batch-size', '3000', '--optimizer', 'sgd', '--lr', '1e30', '--epochs', '2'], 'test loss'],
+    ['a save within the epoch, just after such an update', ['--optimizer', 'momentum', '--lr', '0.05', '--lr-decay', '1', '--init', 'randn', '--batch-size', '1', '--hidden', '64,64', '--save-every-steps', '8', '--epochs', '1'], 'loss on the first training images'],
+  ];
+  for (const [name, args, measured] of cases) {
+    it(`${name}: no checkpoint of those weights, no metrics line for them`, () => {
+      const data = smallMnistFolder(3000, 1000);
+      const out = join(tempDir(), 'run');
+      const result = runCli(['train', '--data', data, '--out', out, ...args]);
+      expect(result.status).toBe(1);
+      expect(result.stderr).toMatch(new RegExp(`^nnfs: training diverged in epoch 1: the weights it reached give a ${measured} that is NaN, infinite or over 1e6, so no checkpoint of them was written; try a lower --lr\\.$`, 'm'));
+      expect(readdirSync(out)).toEqual([]);
+    }, 30_000);
+  }
 });

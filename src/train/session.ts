@@ -11,6 +11,7 @@ import type { Piscina } from 'piscina';
 import { modelSpec } from '../model/spec.js';
 import { shuffledOrder } from '../rng.js';
 import { Coordinator, RunFailure } from './coordinator.js';
+import { lossDiverged, weightsDiverged } from './divergence.js';
 import { appendMetrics, trimMetrics } from './metrics-file.js';
 import { microbatchesIn, stepRange } from './protocol.js';
 
@@ -120,6 +121,8 @@ export class Session {
         }
         reporter.progress(steps);
         const test = await this.coordinator.evaluate('test');
+        // The epoch's last update is checked by no step: its weights may have blown up.
+        if (lossDiverged(test.loss)) throw diverged(position.epoch + 1, 'test loss');
         const line: EpochMetrics = {
           epoch: position.epoch + 1,
           trainLoss: position.partialLossSum / run.train.count,
@@ -173,13 +176,9 @@ export class Session {
     const { run } = this.coordinator;
     // A snapshot: training goes on (and moves `live`) while the file is written.
     const position = { ...live };
-    for (let k = 0; k < run.params.length; k++) {
-      if (!Number.isFinite(run.params[k])) {
-        throw new RunFailure(`training diverged at epoch ${position.epoch + (position.step ? 1 : 0)}: a weight became infinite or NaN, so no checkpoint was written; try a lower --lr`);
-      }
-    }
     // Copied before the first await: the caller goes on training as soon as this yields.
     const params = run.params.slice();
+    if (weightsDiverged(this.spec, params, run.train)) throw diverged(position.epoch + (position.step ? 1 : 0), 'loss on the first training images');
     const state: Record<string, Float32Array> = {};
     for (const [name, values] of Object.entries(run.state)) state[name] = values.slice();
     const file = await saveCheckpoint(this.options.outDir, checkpointName(position.epoch, position.step), {
@@ -197,4 +196,9 @@ export class Session {
   async close(): Promise<void> {
     await this.coordinator.close();
   }
+}
+
+/** The run's end when the weights it reached give a diverged loss (see divergence.ts). */
+function diverged(epoch: number, measured: string): RunFailure {
+  return new RunFailure(`training diverged in epoch ${epoch}: the weights it reached give a ${measured} that is NaN, infinite or over 1e6, so no checkpoint of them was written; try a lower --lr`);
 }

@@ -42,6 +42,7 @@ import { createKernel, NULL_KERNEL, type Kernel } from '../model/kernels.js';
 import { modelSpec, type ModelSpec } from '../model/spec.js';
 import { createWasmKernel, wasmScratchFloats } from '../model/wasm/wasm-kernel.js';
 import { createWasmAdder, createWasmUpdate, createWasmWarm } from '../model/wasm/wasm-update.js';
+import { lossDiverged } from './divergence.js';
 import { INJECTED_FAULT, maybeFail, maybeStallOpening } from './fault.js';
 import { learningRate } from './schedule.js';
 import { reduceAndUpdate, type UpdateArgs } from './optimizer.js';
@@ -52,12 +53,6 @@ import {
 } from './protocol.js';
 import { jsAdder, NO_ADDER, runTask, sumTasks, type Adder } from './reduction-tree.js';
 
-/**
- * A mean cross-entropy above this (a probability of e^-1e6 for the true class) is divergence,
- * not learning: ReLU networks blown up by a huge learning rate often keep a finite but
- * absurd loss instead of reaching NaN. A fresh N(0,1) network starts below 100.
- */
-const DIVERGED_LOSS = 1e6;
 const INDEX_MASK = (1 << PHASE_SHIFT) - 1;
 /**
  * How long an idle training thread polls SEQ before sleeping: about as long as a microbatch
@@ -305,7 +300,7 @@ function stepLossIsSane(run: SharedRun, g: StepGeometry, step: number, items: nu
   let sum = 0;
   for (let i = 0; i < items; i++) sum += run.losses[step * g.microbatchesPerStep + i];
   const { first, end } = stepRange(g, step);
-  if (sum / (end - first) <= DIVERGED_LOSS) return true; // false for NaN too
+  if (!lossDiverged(sum / (end - first))) return true;
   Atomics.store(run.control, Control.FAILED_STEP, step);
   Atomics.store(run.control, Control.FAILED, Failure.DIVERGED);
   closeSegment(run);
