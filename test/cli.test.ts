@@ -101,7 +101,7 @@ describe('on a terminal', () => {
     // The last bar before the message was stopped (cursor shown again) and none was drawn after it.
     expect(result.stdout.lastIndexOf('\u001b[?25h', said)).toBeGreaterThan(result.stdout.lastIndexOf('\u001b[?25l', said));
     expect(result.stdout.indexOf('\u001b[?25l', said)).toBe(-1);
-    expect(result.stdout).toMatch(/npx nnfs resume --checkpoint \S+ --epochs 1000\r?\n/);
+    expect(result.stdout).toMatch(/npx nnfs resume --checkpoint \S+ --epochs 1000 --data \S+\r?\n/);
   }, 60_000);
 });
 

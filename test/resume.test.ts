@@ -2,13 +2,14 @@
 // thread count; Ctrl-C saves and says how to continue; SIGKILL at any moment leaves
 // only whole checkpoints.
 
+import { spawnSync } from 'node:child_process';
 import { appendFileSync, existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadCheckpoint } from '../src/checkpoint/store.js';
 import { DEFAULTS, type TrainConfig } from '../src/config.js';
 import { Session, type EpochMetrics, type Reporter } from '../src/train/session.js';
-import { firstSamples, hasStackTrace, realMnist, runCli, smallMnistFolder, startCli, tempDir } from './helpers.js';
+import { CLI, firstSamples, hasStackTrace, realMnist, runCli, smallMnistFolder, startCli, tempDir } from './helpers.js';
 
 const quiet: Reporter = { epochStart() {}, progress() {}, epochEnd() {} };
 const deterministic = (m: EpochMetrics) => [m.epoch, m.trainLoss, m.testLoss, m.testAccuracy];
@@ -88,10 +89,10 @@ describe('what resume keeps', () => {
 });
 
 describe('interruptions', () => {
-  it('Ctrl-C finishes the step, saves, prints the resume command and exits 130', async () => {
+  it('Ctrl-C finishes the step, saves, prints the command that continues the run as it was going, and exits 130', async () => {
     const data = smallMnistFolder(6000, 500);
-    const out = join(tempDir(), 'run');
-    const child = startCli(['train', '--data', data, '--out', out, '--epochs', '1000', '--threads', '2']);
+    const out = join(tempDir(), "my run's folder");
+    const child = startCli(['train', '--data', data, '--out', out, '--epochs', '1000', '--threads', '2', '--save-every-steps', '50', '--keep', '3']);
     let stdout = '';
     let stderr = '';
     let interrupted = false;
@@ -107,13 +108,23 @@ describe('interruptions', () => {
     const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
     expect(code).toBe(130);
     expect(hasStackTrace(stderr)).toBe(false);
-    const command = /npx nnfs resume --checkpoint (\S+) --epochs 1000/.exec(stderr);
+    const command = /^  npx nnfs resume (.*)$/m.exec(stderr);
     expect(command).not.toBeNull();
     const checkpoint = await loadCheckpoint(join(out, 'last.safetensors'));
     expect(checkpoint.position.epoch).toBeGreaterThanOrEqual(2);
-    const resumed = runCli(['resume', '--checkpoint', join(out, 'last.safetensors'), '--data', data, '--epochs', String(checkpoint.position.epoch + 1), '--json']);
+    // The printed command as a shell runs it (its quoting included), to one more epoch.
+    const until = checkpoint.position.epoch + 1;
+    const words = command![1].replace('--epochs 1000', `--epochs ${until}`);
+    const resumed = spawnSync('sh', ['-c', `"$0" "$1" resume ${words} --json`, process.execPath, CLI], { encoding: 'utf8' });
+    expect(resumed.stderr).not.toMatch(/nnfs:/);
     expect(resumed.status).toBe(0);
-    expect(JSON.parse(resumed.stdout.trim().split('\n').at(-1)!).epoch).toBe(checkpoint.position.epoch + 1);
+    expect(JSON.parse(resumed.stdout.trim().split('\n').at(-1)!).epoch).toBe(until);
+    // It names the data, the mid-epoch saves and the pruning, which the checkpoint does not hold.
+    expect(words).toContain(`--checkpoint '${out}/last.safetensors'`.replace("run's", "run'\\''s"));
+    expect(words).toContain(`--data ${data} --save-every-steps 50 --keep 3`);
+    const numbered = readdirSync(out).filter((name) => name.startsWith('epoch-'));
+    expect(numbered).toHaveLength(3);
+    expect(numbered).toContain(`epoch-${String(until).padStart(4, '0')}.safetensors`);
   }, 60_000);
 
   it('a reader that stops reading (`nnfs train | head -1`) ends the run as Ctrl-C does, with no stack trace', async () => {

@@ -71,6 +71,7 @@ export async function handler(args: ResumeArgs): Promise<void> {
   await runTraining({
     config,
     loadData,
+    dataDir: args.data,
     threads: args.threads,
     outDir,
     json: args.json,

