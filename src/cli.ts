@@ -62,6 +62,8 @@ async function main(): Promise<void> {
     .command(serve)
     .command(bench)
     .demandCommand(1, 'name a command; see nnfs --help.')
+    // No --lr.x objects: a flag is one name and one value.
+    .parserConfiguration({ 'dot-notation': false })
     .strict()
     .recommendCommands()
     .wrap(Math.min(110, process.stdout.columns || 100))

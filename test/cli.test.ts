@@ -131,6 +131,12 @@ describe('bad input', () => {
     [['--optimizer', 'rmsprop'], /--optimizer must be one of sgd, momentum, adam/],
     [['--threads', '2', '--threads', '3'], /--threads was given more than once/],
     [['--frobnicate'], /Unknown argument: frobnicate/],
+    // Number() reads these as 16 and 1; nobody types a learning rate in hex.
+    [['--lr', '0x10'], /--lr must be a positive number, got 0x10\./],
+    [['--lr-decay', '0b1'], /--lr-decay must be a positive number, got 0b1\./],
+    // Dotted names made objects ("got [object Object]", or --json.x turning --json on).
+    [['--hidden.x', '5'], /Unknown argument: hidden\.x/],
+    [['--json.x', '1'], /Unknown argument: json\.x/],
   ];
   for (const [args, pattern] of flagCases) {
     it(`train ${args.join(' ')}`, () => refused(['train', '--data', data, ...args], pattern));

@@ -24,11 +24,18 @@ export function integer(name: string, min: number, max: number) {
   };
 }
 
+/** A number as people write one: 0.01, -2, 1e-3, .5; not 0x10 or 0b1, which Number() also takes. */
+const DECIMAL = /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i;
+
+function decimal(text: string): number {
+  return DECIMAL.test(text) ? Number(text) : NaN;
+}
+
 /** A finite number above zero. */
 export function positive(name: string) {
   return (raw: unknown): number => {
     const text = single(name, raw);
-    const value = Number(text);
+    const value = decimal(text);
     if (text === '' || !Number.isFinite(value) || value <= 0) throw new UserError(`--${name} must be a positive number, got ${text}.`);
     return value;
   };
@@ -38,7 +45,7 @@ export function positive(name: string) {
 export function fraction(name: string) {
   return (raw: unknown): number => {
     const text = single(name, raw);
-    const value = Number(text);
+    const value = decimal(text);
     if (text === '' || !Number.isFinite(value) || value < 0 || value >= 1) throw new UserError(`--${name} must be a number from 0 up to (not including) 1, got ${text}.`);
     return value;
   };
