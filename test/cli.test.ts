@@ -137,6 +137,7 @@ describe('bad input', () => {
     // Dotted names made objects ("got [object Object]", or --json.x turning --json on).
     [['--hidden.x', '5'], /Unknown argument: hidden\.x/],
     [['--json.x', '1'], /Unknown argument: json\.x/],
+    [['--momentum', '0.5'], /--momentum is for --optimizer momentum; adam takes none\./],
   ];
   for (const [args, pattern] of flagCases) {
     it(`train ${args.join(' ')}`, () => refused(['train', '--data', data, ...args], pattern));

@@ -1,6 +1,7 @@
 // `nnfs train`: trains a network from scratch on MNIST (or --data) with every core.
 
 import type { Argv } from 'yargs';
+import { UserError } from '../errors.js';
 import { DEFAULTS, KERNELS, validateConfig, type InitName, type OptimizerName, type TrainConfig, type TrainKernel } from '../config.js';
 import { loadMnist } from '../data/mnist.js';
 import { choice, dataOption, fraction, keepOption, saveEveryStepsOption, integer, integerList, jsonOption, path, positive, threadsOption } from './flags.js';
@@ -19,7 +20,7 @@ export function builder(yargs: Argv) {
     .option('optimizer', { type: 'string', requiresArg: true, describe: 'sgd | momentum | adam', default: DEFAULTS.optimizer, coerce: choice<OptimizerName>('optimizer', ['sgd', 'momentum', 'adam']) })
     .option('hidden', { type: 'string', requiresArg: true, describe: 'hidden layer widths, e.g. 16 or 128,64', default: DEFAULTS.hidden.join(','), coerce: integerList('hidden', 1, 100_000) })
     .option('init', { type: 'string', requiresArg: true, describe: "he (N(0, 2/fan_in)) or randn (the original's N(0, 1))", default: DEFAULTS.init, coerce: choice<InitName>('init', ['he', 'randn']) })
-    .option('momentum', { type: 'string', requiresArg: true, describe: 'momentum coefficient (--optimizer momentum)', default: String(DEFAULTS.momentum), coerce: fraction('momentum') })
+    .option('momentum', { type: 'string', requiresArg: true, describe: 'momentum coefficient (--optimizer momentum)', defaultDescription: String(DEFAULTS.momentum), coerce: fraction('momentum') })
     .option('seed', { type: 'string', requiresArg: true, describe: 'seed for initialisation and shuffling', default: String(DEFAULTS.seed), coerce: integer('seed', 0, 0xffffffff) })
     .option('microbatch', { type: 'string', requiresArg: true, describe: 'samples per gradient slot (fixes the summation order)', default: String(DEFAULTS.microbatch), coerce: integer('microbatch', 1, 1_000_000) })
     .option('kernel', { type: 'string', requiresArg: true, describe: 'wasm (WebAssembly SIMD), sparse (JS, nonzero pixels only) or dense (JS, the reference)', default: DEFAULTS.kernel, coerce: choice('kernel', KERNELS) })
@@ -42,7 +43,7 @@ interface TrainArgs {
   optimizer: OptimizerName;
   hidden: number[];
   init: InitName;
-  momentum: number;
+  momentum?: number;
   seed: number;
   microbatch: number;
   kernel: TrainKernel;
@@ -54,6 +55,10 @@ interface TrainArgs {
 }
 
 export async function handler(args: TrainArgs): Promise<void> {
+  // Said rather than ignored: whoever gives it may think it changes their run.
+  if (args.momentum !== undefined && args.optimizer !== 'momentum') {
+    throw new UserError(`--momentum is for --optimizer momentum; ${args.optimizer} takes none.`);
+  }
   const config: TrainConfig = validateConfig({
     ...DEFAULTS,
     hidden: args.hidden,
@@ -64,7 +69,7 @@ export async function handler(args: TrainArgs): Promise<void> {
     epochs: args.epochs,
     seed: args.seed,
     init: args.init,
-    momentum: args.momentum,
+    momentum: args.momentum ?? DEFAULTS.momentum,
     microbatch: args.microbatch,
     kernel: args.kernel,
   });

@@ -91,7 +91,7 @@ async function trainOrResume(options: TrainingRunOptions): Promise<number> {
     const { config } = options;
     const sizes = layerSizes(config, data.train.inputSize, data.train.classes).join('-');
     const verb = options.resume ? `resuming epoch ${options.resume.position.epoch + 1}${options.resume.position.step ? ` at step ${options.resume.position.step}` : ''} of` : 'training';
-    info(options, `${verb} ${sizes} (${config.optimizer}, lr ${config.lr}, batch ${config.batchSize}) on ${data.train.count} images with ${describeThreads(options.threads)} -> ${outDir}`);
+    info(options, `${verb} ${sizes} (${config.optimizer}, lr ${config.lr}, batch ${config.batchSize}) on ${data.train.count} image${data.train.count === 1 ? '' : 's'} with ${describeThreads(options.threads)} -> ${outDir}`);
     return await runSession(options, session, reporter, outDir, removeOrphanMetrics);
   } finally {
     await pool.destroy(); // the session closed it already, if there was one: a second destroy is a no-op
