@@ -5,7 +5,8 @@ import { watchTraining } from './child.js';
 import { benchmarkKernels } from './kernels.js';
 import { machineInfo } from './machine.js';
 import { threadsToRun } from '../src/train/pool.js';
-import { measureOriginalRecipe, measureScaling, measureSync } from './scaling.js';
+import { measureOriginalRecipe, measureScaling, measureSync, RECIPES } from './scaling.js';
+import { UserError } from '../src/errors.js';
 import { FULL_TIMING, QUICK_TIMING } from './throughput.js';
 
 export interface BenchOptions {
@@ -25,6 +26,11 @@ export async function* runBench(options: BenchOptions): AsyncGenerator<BenchReco
   const timing = options.quick ? QUICK_TIMING : FULL_TIMING;
   yield { kind: 'machine', ...machineInfo() };
   const data = loadMnist(options.data);
+  // Every recipe's batch must fit in the training set, or its steps are not the steps it names.
+  const largest = Math.max(...RECIPES.map((r) => r.config.batchSize));
+  if (data.train.count < largest) {
+    throw new UserError(`bench needs at least ${largest} training images (its largest batch); ${options.data ?? 'the data'} holds ${data.train.count}.`);
+  }
   const dataArgs = options.data ? ['--data', options.data] : [];
 
   for (const row of await measureScaling(data, options.threads, timing)) yield { kind: 'throughput', ...row };

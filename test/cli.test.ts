@@ -145,6 +145,7 @@ describe('bad input', () => {
   }
 
   it('a missing --data folder', () => refused(['train', '--data', join(data, 'nope')], /data folder .* does not exist/));
+  it('a batch larger than the training set', () => refused(['train', '--data', data, '--batch-size', '501'], /--batch-size 501 is more than the 500 training images; --batch-size 500 trains on all of them at each step\./));
 
   it('a truncated IDX file', () => {
     const dir = tempDir();
@@ -173,6 +174,12 @@ describe('bad input', () => {
 
 describe('bench on small data', () => {
   const tiny = smallMnistFolder(300, 10); // fewer test images than a microbatch
+
+  it('refuses a training set smaller than its largest batch in one sentence', () => {
+    const result = runCli(['bench', '--quick', '--threads', '1', '--data', smallMnistFolder(100, 10)]);
+    expect(result.status).toBe(1);
+    expect(result.stderr).toMatch(/^nnfs: bench needs at least 256 training images \(its largest batch\); .* holds 100\.\n$/);
+  });
 
   it('names the epoch it timed and measures kernels on a test set smaller than a microbatch', () => {
     const result = runCli(['bench', '--quick', '--threads', '1', '--json', '--data', tiny], { timeout: 90_000 });

@@ -75,7 +75,14 @@ export async function handler(args: TrainArgs): Promise<void> {
   });
   await runTraining({
     config,
-    loadData: () => loadMnist(args.data),
+    loadData: () => {
+      const data = loadMnist(args.data);
+      // Each step would take the whole set while the run claimed batches of this size.
+      if (config.batchSize > data.train.count) {
+        throw new UserError(`--batch-size ${config.batchSize} is more than the ${data.train.count} training images; --batch-size ${data.train.count} trains on all of them at each step.`);
+      }
+      return data;
+    },
     dataDir: args.data,
     threads: args.threads,
     outDir: args.out,
