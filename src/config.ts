@@ -94,8 +94,6 @@ export function validateConfig(config: TrainConfig): TrainConfig {
   if (!KERNELS.includes(config.kernel)) throw new UserError(`--kernel must be one of ${KERNELS.join(', ')}, got ${String(config.kernel)}.`);
   if (!INITS.includes(config.init)) throw new UserError(`--init must be one of ${INITS.join(', ')}, got ${String(config.init)}.`);
   positiveNumber('lr', config.lr);
-  // The update runs in float32, where a smaller rate is 0 and the run would train nothing.
-  if (Math.fround(config.lr) === 0) throw new UserError(`--lr ${config.lr} is 0 in float32, the precision of the weights; give at least 1.5e-45.`);
   if (!Number.isFinite(config.lrDecay) || config.lrDecay <= 0 || config.lrDecay > 1) {
     throw new UserError(`--lr-decay must be a number in (0, 1], got ${String(config.lrDecay)}.`);
   }

@@ -138,7 +138,6 @@ describe('bad input', () => {
     [['--hidden.x', '5'], /Unknown argument: hidden\.x/],
     [['--json.x', '1'], /Unknown argument: json\.x/],
     [['--momentum', '0.5'], /--momentum is for --optimizer momentum; adam takes none\./],
-    [['--lr', '1e-46'], /--lr 1e-46 is 0 in float32, the precision of the weights; give at least 1\.5e-45\./],
   ];
   for (const [args, pattern] of flagCases) {
     it(`train ${args.join(' ')}`, () => refused(['train', '--data', data, ...args], pattern));
