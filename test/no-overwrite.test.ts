@@ -50,6 +50,17 @@ describe('earlier runs', () => {
     for (const [name, bytes] of before) expect(readFileSync(join(run, name)).equals(bytes)).toBe(true);
   }, 30_000);
 
+  it('the resume command that refusal suggests works as given, for a folder named like a flag', () => {
+    const cwd = tempDir();
+    expect(runCli(['train', '--data', data, '--out=-run', '--epochs', '1'], { cwd }).status).toBe(0);
+    const result = runCli(['train', '--data', data, '--out=-run', '--epochs', '1'], { cwd });
+    const hint = /`nnfs (resume .*)`/.exec(result.stderr);
+    expect(hint![1]).toBe(`resume --checkpoint ./-run --data ${data}`);
+    const resumed = spawnSync('sh', ['-c', `"$0" "$1" ${hint![1]} --epochs 2`, process.execPath, CLI], { cwd, encoding: 'utf8' });
+    expect(resumed.stderr).toBe('');
+    expect(resumed.status).toBe(0);
+  }, 30_000);
+
   it('a run that starts in a second whose folder exists gets one of its own (-2), and one that leaves nothing, none', () => {
     const cwd = tempDir();
     // Every folder name of the next 20 seconds taken (run-<UTC time to the second>, as training-run.ts names them).

