@@ -13,7 +13,7 @@
 import { linkSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { UserError } from '../errors.js';
-import { describeFsError, processAlive } from './store.js';
+import { describeFsError, lacksHardLinks, processAlive } from './store.js';
 
 export const LOCK_NAME = '.nnfs-run.lock';
 const BREAKING_NAME = '.nnfs-run.lock.breaking';
@@ -72,10 +72,9 @@ function makeExclusive(dir: string, file: string, content: string): boolean {
     linkSync(temp, file);
     return true;
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'EEXIST') return false;
-    if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'ENOSYS') throw e;
-    // No hard links here (FAT, some network shares): O_EXCL, then the content, a moment apart.
+    if ((e as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    if (!lacksHardLinks(e)) throw e;
+    // No hard links here: O_EXCL, then the content, a moment apart.
     return createThenWrite(file, content);
   } finally {
     rmSync(temp, { force: true });

@@ -188,6 +188,12 @@ export class FileExistsError extends Error {
   }
 }
 
+/** link()'s failure on a file system without hard links (FAT, some network shares), where callers fall back. */
+export function lacksHardLinks(error: unknown): boolean {
+  const code = (error as NodeJS.ErrnoException).code;
+  return code === 'EPERM' || code === 'ENOTSUP' || code === 'ENOSYS';
+}
+
 /**
  * Gives the finished temp file its name only if that name is free: link() refuses an
  * existing name in the same step, where a check and then a rename would leave a moment for
@@ -197,9 +203,8 @@ async function linkAsNew(temp: string, file: string): Promise<void> {
   try {
     await fs.link(temp, file);
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'EEXIST') throw new FileExistsError(file);
-    if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'ENOSYS') throw e;
+    if ((e as NodeJS.ErrnoException).code === 'EEXIST') throw new FileExistsError(file);
+    if (!lacksHardLinks(e)) throw e;
     if (existsSync(file)) throw new FileExistsError(file);
     await fs.rename(temp, file);
     return;

@@ -101,7 +101,8 @@ async function resumeFolder(given: string, checkpoint: Checkpoint): Promise<stri
   if (existsSync(lastFile) && !sameRun(await loadCheckpoint(lastFile), checkpoint)) {
     throw new UserError(`${given} belongs to another run than ${lastFile}; copy it to a folder of its own to resume it.`);
   }
-  const later = await laterCheckpoints(dir, checkpoint);
+  const { epoch, step } = checkpoint.position;
+  const later = (await listCheckpoints(dir)).filter((f) => f.epoch > epoch || (f.epoch === epoch && f.step > step));
   if (later.length > 0) {
     throw new UserError(`${dir} has checkpoints after ${name} (up to ${later.at(-1)!.name}); to go on from ${name}, copy it to a folder of its own and resume that copy.`);
   }
@@ -120,12 +121,6 @@ async function assertNotMovedOn(given: string, checkpoint: Checkpoint): Promise<
   if (!sameRun(now, checkpoint) || at(now) !== at(checkpoint)) {
     throw new UserError(`${dirname(file)} has moved on since ${given} was read (another run saved into it); resume it again to go on from there.`);
   }
-}
-
-/** The numbered checkpoints in `dir` saved after `checkpoint`'s position, oldest first. */
-async function laterCheckpoints(dir: string, checkpoint: Checkpoint) {
-  const { epoch, step } = checkpoint.position;
-  return (await listCheckpoints(dir)).filter((f) => f.epoch > epoch || (f.epoch === epoch && f.step > step));
 }
 
 /** Two checkpoints of one run: the same model, data and recipe (the epoch total aside, which resume may raise). */

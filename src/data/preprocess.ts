@@ -37,9 +37,14 @@ export function grayFromRgba(rgba: Uint8Array | Uint8ClampedArray, width: number
     const luminance = (0.299 * rgba[p] + 0.587 * rgba[p + 1] + 0.114 * rgba[p + 2]) / 255;
     light[i] = Math.min(1, luminance * alpha + (1 - alpha));
   }
-  const ink = borderMean(light, width, height) > 0.5;
-  if (ink) for (let i = 0; i < n; i++) light[i] = 1 - light[i];
-  const background = backgroundLevel(light, width, height);
+  const ring = borderValues(light, width, height);
+  // No pixels at all counts as light, as on a blank canvas.
+  const darkOnLight = ring.length === 0 || ring.reduce((sum, v) => sum + v, 0) / ring.length > 0.5;
+  if (darkOnLight) {
+    for (let i = 0; i < n; i++) light[i] = 1 - light[i];
+    for (let i = 0; i < ring.length; i++) ring[i] = 1 - ring[i];
+  }
+  const background = backgroundLevel(ring);
   if (background > 0) {
     for (let i = 0; i < n; i++) light[i] = Math.max(0, (light[i] - background) / (1 - background));
   }
@@ -52,8 +57,8 @@ export function grayFromRgba(rgba: Uint8Array | Uint8ClampedArray, width: number
  * ring's pixels near that (within GRAIN) are the paper, whose median plus twice its median
  * deviation is taken off, so the paper's grain goes with it. 0 for an empty image.
  */
-function backgroundLevel(values: Float32Array, width: number, height: number): number {
-  const ring = Float64Array.from(borderValues(values, width, height)).sort();
+function backgroundLevel(border: number[]): number {
+  const ring = Float64Array.from(border).sort();
   if (ring.length === 0) return 0;
   const median = (sorted: Float64Array) => sorted[Math.floor((sorted.length - 1) / 2)];
   const rough = median(ring.subarray(0, Math.ceil(ring.length / 3))); // ink is high by now
@@ -71,12 +76,6 @@ function borderValues(values: Float32Array, width: number, height: number): numb
     for (let x = 0; x < width; x += onEdgeRow || width === 1 ? 1 : width - 1) ring.push(values[y * width + x]);
   }
   return ring;
-}
-
-/** Mean of the outermost ring of pixels; 1 (light) for an image with no pixels. */
-function borderMean(values: Float32Array, width: number, height: number): number {
-  const ring = borderValues(values, width, height);
-  return ring.length === 0 ? 1 : ring.reduce((sum, v) => sum + v, 0) / ring.length;
 }
 
 /**
