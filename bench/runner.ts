@@ -35,7 +35,7 @@ export async function* runBench(options: BenchOptions): AsyncGenerator<BenchReco
 
   for (const row of await measureScaling(data, options.threads, timing)) yield { kind: 'throughput', ...row };
   for (const row of await measureSync(data, options.threads, timing)) yield { kind: 'sync', ...row };
-  yield { kind: 'original-recipe', threads: 1, samplesPerEpoch: data.train.count, ...(await measureOriginalRecipe(data, { ...timing, windows: options.quick ? 2 : 4 })) };
+  yield { kind: 'original-recipe', threads: 1, ...(await measureOriginalRecipe(data, { ...timing, windows: options.quick ? 2 : 4 })) };
   for (const row of benchmarkKernels(data, { maxTime: options.quick ? 0.1 : 1 })) yield { kind: 'kernel', ...row };
 
   // From a cold start of `nnfs train` with the defaults, as a user runs it.
