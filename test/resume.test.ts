@@ -127,21 +127,35 @@ describe('interruptions', () => {
     expect(numbered).toContain(`epoch-${String(until).padStart(4, '0')}.safetensors`);
   }, 60_000);
 
-  it('a reader that stops reading (`nnfs train | head -1`) ends the run as Ctrl-C does, with no stack trace', async () => {
-    const data = smallMnistFolder(6000, 500);
-    const out = join(tempDir(), 'run');
-    const child = startCli(['train', '--data', data, '--out', out, '--epochs', '1000', '--threads', '2']);
+  /** Trains with `head -1` reading its stdout: the first line read, then the pipe closed. */
+  async function trainIntoHead(data: string, out: string, epochs: number): Promise<{ code: number | null; stderr: string }> {
+    const child = startCli(['train', '--data', data, '--out', out, '--epochs', String(epochs), '--threads', '2']);
     let stderr = '';
-    // Like head -1: read the first line, then close the pipe.
     child.stdout.once('data', () => child.stdout.destroy());
     child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
     const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+    return { code, stderr };
+  }
+
+  it('a reader that stops reading (`nnfs train | head -1`) ends the run as Ctrl-C does, with no stack trace', async () => {
+    const out = join(tempDir(), 'run');
+    const { code, stderr } = await trainIntoHead(smallMnistFolder(6000, 500), out, 1000);
     expect(hasStackTrace(stderr)).toBe(false);
     expect(stderr).toMatch(/standard output was closed/);
     expect(stderr).toMatch(/npx nnfs resume --checkpoint \S+ --epochs 1000/);
     expect(code).toBe(130);
     const checkpoint = await loadCheckpoint(join(out, 'last.safetensors'));
     expect(checkpoint.position.epoch).toBeGreaterThanOrEqual(1);
+  }, 60_000);
+
+  it('a reader that stops reading after the last epoch leaves the run done, and says so on stderr', async () => {
+    const out = join(tempDir(), 'run');
+    // The first write after the header is the last epoch's line: it fails once that epoch is over.
+    const { code, stderr } = await trainIntoHead(smallMnistFolder(600, 100), out, 1);
+    expect(hasStackTrace(stderr)).toBe(false);
+    expect(stderr).toMatch(/^done: test accuracy \d+\.\d\d% after epoch 1 .*; checkpoint \S+last\.safetensors$/m);
+    expect(code).toBe(0);
+    expect((await loadCheckpoint(join(out, 'last.safetensors'))).position.epoch).toBe(1);
   }, 60_000);
 
   it('SIGKILL at random moments, saves included, leaves every checkpoint whole and last resumable', async () => {

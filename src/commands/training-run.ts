@@ -13,7 +13,7 @@ import type { Mnist } from '../data/mnist.js';
 import { describeThreads } from './flags.js';
 import { BarReporter, JsonReporter, LineReporter } from '../report/progress.js';
 import { shellWord, shownPath } from '../report/shown-path.js';
-import { onStdoutClosed } from '../report/stdout.js';
+import { onStdoutClosed, stdoutClosed } from '../report/stdout.js';
 import type { Piscina } from 'piscina';
 import { createPool, threadsToRun } from '../train/pool.js';
 import type { WorkerTask } from '../train/protocol.js';
@@ -49,7 +49,8 @@ function chooseReporter(options: TrainingRunOptions, data: Mnist): Reporter {
 
 /** Where informational lines go: stderr with --json, so stdout stays machine-readable. */
 function info(options: TrainingRunOptions, line: string): void {
-  (options.json ? process.stderr : process.stdout).write(line + '\n');
+  // Once stdout is closed (`nnfs train | head -1`), stderr is where the end of the run is told.
+  (options.json || stdoutClosed() ? process.stderr : process.stdout).write(line + '\n');
 }
 
 /** Trains as `options` say; sets the exit status (0, 130 when interrupted) unless a failure to write output set one already. */
