@@ -15,7 +15,7 @@ const wasm = join(root, 'dist', 'src', 'model', 'wasm');
 
 /**
  * yargs measures text with string-width, whose start-up (Intl.Segmenter, Unicode property
- * regexes) and first use cost ~20 ms of every command's start, even one that prints no
+ * regexes) and first use cost ~30 ms of every command's start, even one that prints no
  * help; fast-string-width gives the same widths for the help text (see test/cli.test.ts).
  * Only yargs and its layout packages get it: cli-progress require()s string-width 4, whose
  * export is the function itself (an alias for the whole bundle broke the progress bar).

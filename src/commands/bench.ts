@@ -15,7 +15,7 @@ export function builder(yargs: Argv) {
     .option('data', dataOption)
     .option('quick', { type: 'boolean', default: false, describe: 'fewer and shorter measurements (under 20 s)' })
     .option('json', jsonOption)
-    .example('$0 bench', 'the full set (about half a minute on 2 cores)')
+    .example('$0 bench', 'the full set (about 25 s on 2 cores)')
     .example('$0 bench --threads 1,2,4,8,16 --json', 'machine-readable, on a bigger machine');
 }
 
