@@ -138,6 +138,9 @@ describe('bad input', () => {
     [['--hidden.x', '5'], /Unknown argument: hidden\.x/],
     [['--json.x', '1'], /Unknown argument: json\.x/],
     [['--momentum', '0.5'], /--momentum is for --optimizer momentum; adam takes none\./],
+    // yargs reads any value but true as false: the run would print text without a word.
+    [['--json=yes'], /^nnfs: --json takes no value \(got "yes"\); write --json alone\.$/m],
+    [['--no-json=1'], /--json takes no value \(got "1"\)/],
   ];
   for (const [args, pattern] of flagCases) {
     it(`train ${args.join(' ')}`, () => refused(['train', '--data', data, ...args], pattern));

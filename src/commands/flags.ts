@@ -101,6 +101,23 @@ export const dataOption = {
   coerce: path('data'),
 } as const;
 
+/** nnfs's on/off flags (bench's --quick, and --json). */
+const SWITCHES = new Set(['json', 'quick']);
+
+/**
+ * yargs reads `--json=yes` (or any value but true) as false, so the run would print text
+ * without a word: an on/off flag with a value other than true or false is refused instead.
+ */
+export function refuseSwitchValues(args: readonly string[]): void {
+  for (const arg of args) {
+    if (arg === '--') return; // what follows is no flag
+    const valued = /^--(?:no-)?([^=]+)=(.*)$/s.exec(arg);
+    if (valued && SWITCHES.has(valued[1]) && valued[2] !== 'true' && valued[2] !== 'false') {
+      throw new UserError(`--${valued[1]} takes no value (got ${JSON.stringify(valued[2])}); write --${valued[1]} alone.`);
+    }
+  }
+}
+
 export const jsonOption = {
   type: 'boolean',
   default: false,
