@@ -8,7 +8,7 @@ import { UserError } from './errors.js';
 import { packageVersion } from './package-paths.js';
 import { RunFailure } from './train/coordinator.js';
 import { watchOutput } from './report/stdout.js';
-import { refuseSwitchValues } from './commands/flags.js';
+import { refuseMisreadArgs } from './commands/flags.js';
 import * as evaluate from './commands/evaluate.js';
 import * as importDat from './commands/import.js';
 import * as lines from './commands/lines.js';
@@ -52,7 +52,7 @@ async function main(): Promise<void> {
   if (process.env.NNFS_DEBUG) process.setSourceMapsEnabled(true);
   watchOutput();
   const args = hideBin(process.argv);
-  refuseSwitchValues(args);
+  refuseMisreadArgs(args);
   const parser = yargs(args)
     .scriptName('nnfs')
     .usage('$0 <command> [options]\n\nTrains small neural networks on MNIST from scratch, on every core.')

@@ -141,6 +141,8 @@ describe('bad input', () => {
     // yargs reads any value but true as false: the run would print text without a word.
     [['--json=yes'], /^nnfs: --json takes no value \(got "yes"\); write --json alone\.$/m],
     [['--no-json=1'], /--json takes no value \(got "1"\)/],
+    // (refused() adds --out after them)
+    [['--', '--lr', '5'], /^nnfs: nnfs reads nothing after --, got --lr 5 --out \S+; write flags before it\.$/m],
   ];
   for (const [args, pattern] of flagCases) {
     it(`train ${args.join(' ')}`, () => refused(['train', '--data', data, ...args], pattern));

@@ -105,12 +105,16 @@ export const dataOption = {
 const SWITCHES = new Set(['json', 'quick']);
 
 /**
- * yargs reads `--json=yes` (or any value but true) as false, so the run would print text
- * without a word: an on/off flag with a value other than true or false is refused instead.
+ * Refuses what yargs would read without a word: an on/off flag with a value other than
+ * true or false (it takes `--json=yes` as false, so the run prints text), and words after
+ * `--` (kept aside unused, so `train -- --lr 5` trains at the default rate).
  */
-export function refuseSwitchValues(args: readonly string[]): void {
-  for (const arg of args) {
-    if (arg === '--') return; // what follows is no flag
+export function refuseMisreadArgs(args: readonly string[]): void {
+  const end = args.indexOf('--');
+  if (end !== -1 && end < args.length - 1) {
+    throw new UserError(`nnfs reads nothing after --, got ${args.slice(end + 1).join(' ')}; write flags before it.`);
+  }
+  for (const arg of end === -1 ? args : args.slice(0, end)) {
     const valued = /^--(?:no-)?([^=]+)=(.*)$/s.exec(arg);
     if (valued && SWITCHES.has(valued[1]) && valued[2] !== 'true' && valued[2] !== 'false') {
       throw new UserError(`--${valued[1]} takes no value (got ${JSON.stringify(valued[2])}); write --${valued[1]} alone.`);
