@@ -140,13 +140,29 @@ describe('bad input', () => {
     [['--momentum', '0.5'], /--momentum is for --optimizer momentum; adam takes none\./],
     // yargs reads any value but true as false: the run would print text without a word.
     [['--json=yes'], /^nnfs: --json takes no value \(got "yes"\); write --json alone\.$/m],
-    [['--no-json=1'], /--json takes no value \(got "1"\)/],
-    // (refused() adds --out after them)
-    [['--', '--lr', '5'], /^nnfs: nnfs reads nothing after --, got --lr 5 --out \S+; write flags before it\.$/m],
+    [['--version=x'], /^nnfs: --version takes no value \(got "x"\); write --version alone\.$/m],
+    [['--no-json=1'], /^nnfs: --no-json takes no value \(got "1"\); write --no-json alone\.$/m],
+    // Only bench has --quick: with a value it is as unknown as without.
+    [['--quick=1'], /^nnfs: Unknown argument: quick\.$/m],
   ];
   for (const [args, pattern] of flagCases) {
     it(`train ${args.join(' ')}`, () => refused(['train', '--data', data, ...args], pattern));
   }
+
+  it('words after --, which yargs would keep aside unused', () => {
+    const out = join(tempDir(), 'never');
+    const result = runCli(['train', '--data', data, '--out', out, '--epochs', '1', '--', '--lr', '5']);
+    expect(result.status).toBe(1);
+    expect(result.stderr).toMatch(/^nnfs: nnfs reads nothing after --, got --lr 5; write flags before it\.$/m);
+    expect(existsSync(out)).toBe(false);
+  });
+
+  it('on/off flags still take true and false, and a closing -- is still nothing', () => {
+    const small = ['lines', '--train', '20', '--test', '20'];
+    expect(JSON.parse(runCli([...small, '--json=true']).stdout)).toHaveProperty('after');
+    expect(runCli([...small, '--json=false']).stdout).toMatch(/^after training: /m);
+    expect(JSON.parse(runCli([...small, '--json', '--']).stdout)).toHaveProperty('after');
+  });
 
   it('a missing --data folder', () => refused(['train', '--data', join(data, 'nope')], /data folder .* does not exist/));
   it('a batch larger than the training set', () => refused(['train', '--data', data, '--batch-size', '501'], /--batch-size 501 is more than the 500 training images; --batch-size 500 trains on all of them at each step\./));

@@ -101,13 +101,10 @@ export const dataOption = {
   coerce: path('data'),
 } as const;
 
-/** nnfs's on/off flags (bench's --quick, and --json). */
-const SWITCHES = new Set(['json', 'quick']);
-
 /**
- * Refuses what yargs would read without a word: an on/off flag with a value other than
- * true or false (it takes `--json=yes` as false, so the run prints text), and words after
- * `--` (kept aside unused, so `train -- --lr 5` trains at the default rate).
+ * What yargs would misread before it parses: words after `--` (kept aside unused, so
+ * `train -- --lr 5` trained at the default rate), and a negated flag with a value
+ * (`--no-json=1`, which it names as two unknown flags).
  */
 export function refuseMisreadArgs(args: readonly string[]): void {
   const end = args.indexOf('--');
@@ -115,10 +112,22 @@ export function refuseMisreadArgs(args: readonly string[]): void {
     throw new UserError(`nnfs reads nothing after --, got ${args.slice(end + 1).join(' ')}; write flags before it.`);
   }
   for (const arg of end === -1 ? args : args.slice(0, end)) {
-    const valued = /^--(?:no-)?([^=]+)=(.*)$/s.exec(arg);
-    if (valued && SWITCHES.has(valued[1]) && valued[2] !== 'true' && valued[2] !== 'false') {
-      throw new UserError(`--${valued[1]} takes no value (got ${JSON.stringify(valued[2])}); write --${valued[1]} alone.`);
-    }
+    const negated = /^(--no-[^=]+)=(.*)$/s.exec(arg);
+    if (negated) throw new UserError(`${negated[1]} takes no value (got ${JSON.stringify(negated[2])}); write ${negated[1]} alone.`);
+  }
+}
+
+/**
+ * An on/off flag given a value other than true or false: yargs reads `--json=yes` as false,
+ * so the run printed text without a word. Run once yargs has parsed `args` into `parsed`,
+ * where the command's on/off flags (--help and --version too) are the booleans.
+ */
+export function refuseValuedSwitches(args: readonly string[], parsed: Record<string, unknown>): void {
+  for (const arg of args) {
+    if (arg === '--') return;
+    const valued = /^--([^=]+)=(.*)$/s.exec(arg);
+    if (!valued || typeof parsed[valued[1]] !== 'boolean' || valued[2] === 'true' || valued[2] === 'false') continue;
+    throw new UserError(`--${valued[1]} takes no value (got ${JSON.stringify(valued[2])}); write --${valued[1]} alone.`);
   }
 }
 
