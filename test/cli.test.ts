@@ -64,6 +64,13 @@ describe('a short real run', () => {
     expect(result.stdout).toContain(`with ${cores} thread${cores === 1 ? '' : 's'} (one per core; --threads ${cores + 1} asked for more)`);
   }, 60_000);
 
+  it.skipIf(availableParallelism() < 2)('train says how many of its threads train when a batch has fewer microbatches', () => {
+    const data = smallMnistFolder(500, 100);
+    const result = runCli(['train', '--data', data, '--out', join(tempDir(), 'run'), '--epochs', '1', '--threads', '2', '--batch-size', '16']);
+    expect(result.status).toBe(0);
+    expect(result.stdout).toContain('with 2 threads (1 of them trains: a batch of 16 is 1 microbatch of 16) ->');
+  }, 60_000);
+
   it('nnfs --version names nnfs\'s version from any working folder', () => {
     const { version } = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string };
     const result = runCli(['--version'], { cwd: tempDir() });

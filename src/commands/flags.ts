@@ -4,6 +4,7 @@
 import { availableParallelism } from 'node:os';
 import { UserError } from '../errors.js';
 import { threadsToRun } from '../train/pool.js';
+import { trainingThreads, type StepGeometry } from '../train/protocol.js';
 
 /** yargs gives an array when a flag is repeated; a flag given twice is a mistake, not a wish. */
 function single(name: string, raw: unknown): string {
@@ -87,11 +88,22 @@ export const threadsOption = {
   coerce: integer('threads', 1, MAX_THREADS),
 } as const;
 
-/** How a run names its thread count, and the request it trimmed, if it did. */
-export function describeThreads(requested: number): string {
+/**
+ * How a run names its thread count: the request it trimmed, if it did, and how many of the
+ * threads train when fewer do (protocol.ts trainingThreads; all of them evaluate).
+ */
+export function describeThreads(requested: number, step: StepGeometry): string {
   const threads = threadsToRun(requested);
+  const notes: string[] = [];
+  if (threads !== requested) notes.push(`one per core; --threads ${requested} asked for more`);
+  const training = trainingThreads(threads, step);
+  if (training < threads) {
+    const parts = `${step.microbatchesPerStep} microbatch${step.microbatchesPerStep === 1 ? '' : 'es'} of ${step.microbatch}`;
+    const why = step.batch === 1 ? 'each step is one sample' : `a batch of ${step.batch} is ${parts}`;
+    notes.push(`${training} of them train${training === 1 ? 's' : ''}: ${why}`);
+  }
   const count = `${threads} thread${threads === 1 ? '' : 's'}`;
-  return threads === requested ? count : `${count} (one per core; --threads ${requested} asked for more)`;
+  return notes.length === 0 ? count : `${count} (${notes.join('; ')})`;
 }
 
 export const dataOption = {

@@ -16,7 +16,7 @@ import { shellWord, shownPath } from '../report/shown-path.js';
 import { onStdoutClosed, stdoutClosed } from '../report/stdout.js';
 import type { Piscina } from 'piscina';
 import { createPool, threadsToRun } from '../train/pool.js';
-import type { WorkerTask } from '../train/protocol.js';
+import { stepGeometry, type WorkerTask } from '../train/protocol.js';
 import { METRICS_FILE } from '../train/metrics-file.js';
 import { Session, type Reporter, type SessionOptions } from '../train/session.js';
 import { RunFailure } from '../train/coordinator.js';
@@ -92,7 +92,7 @@ async function trainOrResume(options: TrainingRunOptions): Promise<number> {
     const { config } = options;
     const sizes = layerSizes(config, data.train.inputSize, data.train.classes).join('-');
     const verb = options.resume ? `resuming epoch ${options.resume.position.epoch + 1}${options.resume.position.step ? ` at step ${options.resume.position.step}` : ''} of` : 'training';
-    info(options, `${verb} ${sizes} (${config.optimizer}, lr ${config.lr}, batch ${config.batchSize}) on ${data.train.count} image${data.train.count === 1 ? '' : 's'} with ${describeThreads(options.threads)} -> ${outDir}`);
+    info(options, `${verb} ${sizes} (${config.optimizer}, lr ${config.lr}, batch ${config.batchSize}) on ${data.train.count} image${data.train.count === 1 ? '' : 's'} with ${describeThreads(options.threads, stepGeometry(config, data.train.count))} -> ${outDir}`);
     return await runSession(options, session, reporter, outDir, removeOrphanMetrics);
   } finally {
     await pool.destroy(); // the session closed it already, if there was one: a second destroy is a no-op

@@ -2,7 +2,6 @@
 // steps and evaluations on the workers. It knows nothing of files, flags or terminals.
 
 import { randomUUID } from 'node:crypto';
-import { availableParallelism } from 'node:os';
 import type { Piscina } from 'piscina';
 import type { TrainConfig } from '../config.js';
 import type { Dataset } from '../data/dataset.js';
@@ -13,7 +12,7 @@ import { sharedFloat32, sharedFloat64, sharedInt32, sharedMemory } from '../shar
 import { optimizerStateNames } from './optimizer.js';
 import { createPool } from './pool.js';
 import {
-  Control, controlLength, Failure, PHASE_A, PHASE_SHIFT, setTickets, stepGeometry, taskGeometry,
+  Control, controlLength, Failure, PHASE_A, PHASE_SHIFT, setTickets, stepGeometry, taskGeometry, trainingThreads,
   type EvaluateResult, type SharedRun, type StepGeometry,
 } from './protocol.js';
 
@@ -55,13 +54,10 @@ export class Coordinator {
   ) {
     const kernel = options.kernel ?? config.kernel;
     const geometry = stepGeometry(config, data.train.count);
-    const cores = availableParallelism();
     const state: Record<string, Float32Array> = {};
     for (const name of optimizerStateNames(config.optimizer)) state[name] = sharedFloat32(spec.paramCount);
     this.geometry = geometry;
-    // No more than a step has microbatches either: beyond that, extra threads only wait
-    // through phase A and crowd the short update phase (16 cores, batch 64: 4 threads beat 16).
-    const participants = Math.max(1, Math.min(threads, cores, geometry.microbatchesPerStep));
+    const participants = trainingThreads(threads, geometry);
     this.run = {
       runId: randomUUID(),
       memory: sharedMemory(),

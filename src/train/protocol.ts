@@ -1,6 +1,7 @@
 // The one declaration of what the coordinator and the worker threads share: the buffers of
 // a run, the fields of the control block, and the messages (tasks) sent to workers.
 
+import { availableParallelism } from 'node:os';
 import type { TrainConfig } from '../config.js';
 import type { Dataset } from '../data/dataset.js';
 import type { KernelName } from '../model/kernels.js';
@@ -163,6 +164,15 @@ export function stepGeometry(config: TrainConfig, samples: number) {
 }
 
 export type StepGeometry = ReturnType<typeof stepGeometry>;
+
+/**
+ * How many of a run's threads train its steps: one per core at most, and no more than a
+ * step has microbatches; beyond that, extra threads only wait through phase A and crowd
+ * the short update phase (16 cores, batch 64: 4 threads beat 16). All of them evaluate.
+ */
+export function trainingThreads(threads: number, g: StepGeometry): number {
+  return Math.max(1, Math.min(threads, availableParallelism(), g.microbatchesPerStep));
+}
 
 /** Samples order[first, end) of a step; only the epoch's last step may be short. */
 export function stepRange(g: StepGeometry, step: number): { first: number; end: number } {
