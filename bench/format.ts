@@ -1,6 +1,6 @@
 // Text form of bench records: a heading per kind of measurement, then aligned lines.
 
-import type { BenchRecord } from './runner.js';
+import { MEMORY_BATCH, type BenchRecord } from './runner.js';
 import { groupDigits } from '../src/report/progress.js';
 import { FULL_TIMING, QUICK_TIMING } from './throughput.js';
 
@@ -12,7 +12,7 @@ const HEADINGS: Record<string, string> = {
   'original-recipe': "the original recipe (batch 1, SGD, lr 0.01) on one thread",
   kernel: 'kernels on one thread, microbatches of 16 real MNIST images (dense-equivalent GFLOP/s)',
   'time-to-accuracy': 'default recipe from a cold start of `nnfs train` (wall time since the process started)',
-  memory: 'peak memory (RSS) of `nnfs train --epochs 1`',
+  memory: `peak memory (RSS) of \`nnfs train --epochs 1 --batch-size ${MEMORY_BATCH}\``,
 };
 
 const int = (n: unknown) => groupDigits(Number(n));

@@ -4,7 +4,9 @@ import { loadMnist } from '../src/data/mnist.js';
 import { watchTraining } from './child.js';
 import { benchmarkKernels } from './kernels.js';
 import { machineInfo } from './machine.js';
-import { threadsToRun } from '../src/train/pool.js';
+import { DEFAULTS } from '../src/config.js';
+import { microbatchShape } from '../src/train/protocol.js';
+import { workersFor } from '../src/train/pool.js';
 import { measureOriginalRecipe, measureScaling, measureSync, RECIPES } from './scaling.js';
 import { UserError } from '../src/errors.js';
 import { FULL_TIMING, QUICK_TIMING } from './throughput.js';
@@ -18,6 +20,9 @@ export interface BenchOptions {
 
 /** One measurement; `kind` says which. */
 export type BenchRecord = { kind: string } & Record<string, unknown>;
+
+/** The batch of the memory runs. */
+export const MEMORY_BATCH = 256;
 
 /** The original project's shipped weights score this on the test set. */
 export const ORIGINAL_ACCURACY = 0.9244;
@@ -45,8 +50,11 @@ export async function* runBench(options: BenchOptions): AsyncGenerator<BenchReco
     yield { kind: 'time-to-accuracy', target, seconds: hit?.wallSeconds ?? null, epochs: hit?.epoch ?? null };
   }
 
+  // At batch 256 (16 microbatches), so that --threads N starts N workers where there are N
+  // cores: train starts no more than a batch's microbatches can use (2 at the default 32).
+  const shape = microbatchShape({ ...DEFAULTS, batchSize: MEMORY_BATCH });
   for (const threads of options.quick ? new Set([Math.min(...options.threads), Math.max(...options.threads)]) : options.threads) {
-    const child = await watchTraining(['--epochs', '1', '--threads', String(threads), ...dataArgs]);
-    yield { kind: 'memory', threads, workerThreads: threadsToRun(threads), peakRssMB: child.peakRssMB };
+    const child = await watchTraining(['--epochs', '1', '--batch-size', String(MEMORY_BATCH), '--threads', String(threads), ...dataArgs]);
+    yield { kind: 'memory', threads, workerThreads: workersFor(threads, shape), peakRssMB: child.peakRssMB };
   }
 }

@@ -57,9 +57,11 @@ describe('a short real run', () => {
   }, 60_000);
 
   it('train --threads (cores + 1) runs one thread per core and says so', () => {
-    const data = smallMnistFolder(500, 100);
     const cores = availableParallelism();
-    const result = runCli(['train', '--data', data, '--out', join(tempDir(), 'run'), '--epochs', '1', '--threads', String(cores + 1)]);
+    // A batch of more microbatches than threads, so that the cores are what limits them.
+    const batch = 16 * (cores + 1);
+    const data = smallMnistFolder(Math.max(500, batch), 100);
+    const result = runCli(['train', '--data', data, '--out', join(tempDir(), 'run'), '--epochs', '1', '--threads', String(cores + 1), '--batch-size', String(batch)]);
     expect(result.status).toBe(0);
     expect(result.stdout).toContain(`with ${cores} thread${cores === 1 ? '' : 's'} (one per core; --threads ${cores + 1} asked for more)`);
   }, 60_000);

@@ -3,8 +3,8 @@
 
 import { availableParallelism } from 'node:os';
 import { UserError } from '../errors.js';
-import { threadsToRun } from '../train/pool.js';
-import { trainingThreads, type StepGeometry } from '../train/protocol.js';
+import { threadsToRun, workersFor } from '../train/pool.js';
+import { trainingThreads, type MicrobatchShape } from '../train/protocol.js';
 
 /** yargs gives an array when a flag is repeated; a flag given twice is a mistake, not a wish. */
 function single(name: string, raw: unknown): string {
@@ -89,20 +89,22 @@ export const threadsOption = {
 } as const;
 
 /**
- * How a run names its thread count: the request it trimmed, if it did, and how many of the
- * threads train when fewer do (protocol.ts trainingThreads; all of them evaluate).
+ * How a run names its thread count (pool.ts workersFor) and, where it is not what was asked
+ * for or not all of them train, why.
  */
-export function describeThreads(requested: number, step: StepGeometry): string {
-  const threads = threadsToRun(requested);
+export function describeThreads(requested: number, shape: MicrobatchShape, cores = availableParallelism()): string {
+  const workers = workersFor(requested, shape, cores);
+  const training = trainingThreads(workers, shape, cores);
+  const { batch, microbatch, microbatchesPerStep: parts } = shape;
+  const why = batch === 1 ? 'each step is one sample' : `a batch of ${batch} is ${parts} microbatch${parts === 1 ? '' : 'es'} of ${microbatch}`;
   const notes: string[] = [];
-  if (threads !== requested) notes.push(`one per core; --threads ${requested} asked for more`);
-  const training = trainingThreads(threads, step);
-  if (training < threads) {
-    const parts = `${step.microbatchesPerStep} microbatch${step.microbatchesPerStep === 1 ? '' : 'es'} of ${step.microbatch}`;
-    const why = step.batch === 1 ? 'each step is one sample' : `a batch of ${step.batch} is ${parts}`;
-    notes.push(`${training} of them train${training === 1 ? 's' : ''}: ${why}`);
+  if (training < workers) notes.push(`${training} of them train${training === 1 ? 's' : ''}: ${why}`);
+  if (workers < requested) {
+    if (workers === threadsToRun(requested, cores)) notes.push('one per core');
+    else if (training === workers) notes.push(`more would have nothing to train: ${why}`);
+    notes.push(`--threads ${requested} asked for more`);
   }
-  const count = `${threads} thread${threads === 1 ? '' : 's'}`;
+  const count = `${workers} thread${workers === 1 ? '' : 's'}`;
   return notes.length === 0 ? count : `${count} (${notes.join('; ')})`;
 }
 

@@ -7,7 +7,8 @@ import { generateLines } from '../data/lines.js';
 import { initParams } from '../model/init.js';
 import { modelSpec } from '../model/spec.js';
 import { Coordinator } from '../train/coordinator.js';
-import { threadsToRun } from '../train/pool.js';
+import { workersFor } from '../train/pool.js';
+import { microbatchShape } from '../train/protocol.js';
 import { integer, jsonOption, MAX_THREADS } from './flags.js';
 
 export const command = 'lines';
@@ -53,7 +54,7 @@ export async function handler(args: LinesArgs): Promise<void> {
   // Another seed, so the test images are drawn independently of the training images.
   const test = generateLines(args.test, (args.seed + 1) >>> 0);
   const spec = modelSpec(layerSizes(config, train.inputSize, train.classes));
-  const coordinator = new Coordinator(spec, config, { train, test }, threadsToRun(args.threads));
+  const coordinator = new Coordinator(spec, config, { train, test }, workersFor(args.threads, microbatchShape(config)));
   try {
     const { run, geometry } = coordinator;
     initParams(spec, config.init, config.seed, run.params);

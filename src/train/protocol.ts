@@ -154,13 +154,19 @@ export interface EvaluateResult {
 }
 
 /** Geometry of a run's steps, derived from its config and data. */
-export function stepGeometry(config: TrainConfig, samples: number) {
+/** How a recipe's batch is cut into microbatches, whatever the data. */
+export function microbatchShape(config: TrainConfig) {
   const microbatch = Math.min(config.microbatch, config.batchSize);
-  const microbatchesPerStep = Math.ceil(config.batchSize / microbatch);
+  return { batch: config.batchSize, microbatch, microbatchesPerStep: Math.ceil(config.batchSize / microbatch) };
+}
+
+export type MicrobatchShape = ReturnType<typeof microbatchShape>;
+
+export function stepGeometry(config: TrainConfig, samples: number) {
   const stepsPerEpoch = Math.ceil(samples / config.batchSize);
   /** The original recipe: one sample per step with plain SGD, the update fused into the backward pass. */
   const fused = config.batchSize === 1 && config.optimizer === 'sgd';
-  return { samples, batch: config.batchSize, microbatch, microbatchesPerStep, stepsPerEpoch, fused };
+  return { samples, ...microbatchShape(config), stepsPerEpoch, fused };
 }
 
 export type StepGeometry = ReturnType<typeof stepGeometry>;
@@ -168,10 +174,10 @@ export type StepGeometry = ReturnType<typeof stepGeometry>;
 /**
  * How many of a run's threads train its steps: one per core at most, and no more than a
  * step has microbatches; beyond that, extra threads only wait through phase A and crowd
- * the short update phase (16 cores, batch 64: 4 threads beat 16). All of them evaluate.
+ * the short update phase (16 cores, batch 64: 4 threads beat 16). See also pool.ts workersFor.
  */
-export function trainingThreads(threads: number, g: StepGeometry): number {
-  return Math.max(1, Math.min(threads, availableParallelism(), g.microbatchesPerStep));
+export function trainingThreads(threads: number, g: Pick<MicrobatchShape, 'microbatchesPerStep'>, cores = availableParallelism()): number {
+  return Math.max(1, Math.min(threads, cores, g.microbatchesPerStep));
 }
 
 /** Samples order[first, end) of a step; only the epoch's last step may be short. */
