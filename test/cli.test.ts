@@ -70,7 +70,7 @@ describe('a short real run', () => {
     const data = smallMnistFolder(500, 100);
     const result = runCli(['train', '--data', data, '--out', join(tempDir(), 'run'), '--epochs', '1', '--threads', '2', '--batch-size', '16']);
     expect(result.status).toBe(0);
-    expect(result.stdout).toContain('with 2 threads (1 of them trains: a batch of 16 is 1 microbatch of 16) ->');
+    expect(result.stdout).toContain('with 2 threads (1 of them trains, as a batch of 16 is 1 microbatch of 16; the other shares the evaluation) ->');
   }, 60_000);
 
   it('nnfs --version names nnfs\'s version from any working folder', () => {

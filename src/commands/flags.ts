@@ -82,30 +82,38 @@ export const MAX_THREADS = 256;
 export const threadsOption = {
   type: 'string',
   requiresArg: true,
-  describe: 'worker threads (default and most: every core)',
+  describe: 'worker threads (default and most: every core; no more start than the batch can train with, but two where two cores are asked for)',
   default: String(availableParallelism()),
   defaultDescription: `${availableParallelism()} here`,
   coerce: integer('threads', 1, MAX_THREADS),
 } as const;
 
-/**
- * How a run names its thread count (pool.ts workersFor) and, where it is not what was asked
- * for or not all of them train, why.
- */
-export function describeThreads(requested: number, shape: MicrobatchShape, cores = availableParallelism()): string {
+/** The worker threads a training run starts, and how its first line names them. */
+export interface ThreadPlan {
+  workers: number;
+  /** `2 threads`, with why in brackets where that is not what was asked for or not all of them train. */
+  description: string;
+}
+
+/** One plan for both the pool and the line that names it (pool.ts workersFor has the rule). */
+export function threadPlan(requested: number, shape: MicrobatchShape, cores = availableParallelism()): ThreadPlan {
   const workers = workersFor(requested, shape, cores);
   const training = trainingThreads(workers, shape, cores);
   const { batch, microbatch, microbatchesPerStep: parts } = shape;
-  const why = batch === 1 ? 'each step is one sample' : `a batch of ${batch} is ${parts} microbatch${parts === 1 ? '' : 'es'} of ${microbatch}`;
+  const upTo = batch % microbatch === 0 ? '' : 'up to ';
+  const why = batch === 1 ? 'each step is one sample' : `a batch of ${batch} is ${parts} microbatch${parts === 1 ? '' : 'es'} of ${upTo}${microbatch}`;
   const notes: string[] = [];
-  if (training < workers) notes.push(`${training} of them train${training === 1 ? 's' : ''}: ${why}`);
+  if (training < workers) {
+    const others = workers - training;
+    notes.push(`${training} of them train${training === 1 ? 's' : ''}, as ${why}`, `the other${others === 1 ? ' shares' : 's share'} the evaluation`);
+  }
   if (workers < requested) {
     if (workers === threadsToRun(requested, cores)) notes.push('one per core');
     else if (training === workers) notes.push(`more would have nothing to train: ${why}`);
     notes.push(`--threads ${requested} asked for more`);
   }
   const count = `${workers} thread${workers === 1 ? '' : 's'}`;
-  return notes.length === 0 ? count : `${count} (${notes.join('; ')})`;
+  return { workers, description: notes.length === 0 ? count : `${count} (${notes.join('; ')})` };
 }
 
 export const dataOption = {

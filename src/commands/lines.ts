@@ -7,9 +7,8 @@ import { generateLines } from '../data/lines.js';
 import { initParams } from '../model/init.js';
 import { modelSpec } from '../model/spec.js';
 import { Coordinator } from '../train/coordinator.js';
-import { workersFor } from '../train/pool.js';
 import { microbatchShape } from '../train/protocol.js';
-import { integer, jsonOption, MAX_THREADS } from './flags.js';
+import { integer, jsonOption, MAX_THREADS, threadPlan } from './flags.js';
 
 export const command = 'lines';
 export const describe = "the original's toy: tell horizontal from vertical lines in 16x16 images (256-16-2, per-sample SGD)";
@@ -54,7 +53,7 @@ export async function handler(args: LinesArgs): Promise<void> {
   // Another seed, so the test images are drawn independently of the training images.
   const test = generateLines(args.test, (args.seed + 1) >>> 0);
   const spec = modelSpec(layerSizes(config, train.inputSize, train.classes));
-  const coordinator = new Coordinator(spec, config, { train, test }, workersFor(args.threads, microbatchShape(config)));
+  const coordinator = new Coordinator(spec, config, { train, test }, threadPlan(args.threads, microbatchShape(config)).workers);
   try {
     const { run, geometry } = coordinator;
     initParams(spec, config.init, config.seed, run.params);

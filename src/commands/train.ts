@@ -8,7 +8,7 @@ import { choice, dataOption, fraction, keepOption, saveEveryStepsOption, integer
 import { runTraining } from './training-run.js';
 
 export const command = 'train';
-export const describe = 'train a network on MNIST with every core, saving checkpoints each epoch';
+export const describe = 'train a network on MNIST with every core its batch can use, saving checkpoints each epoch';
 
 export function builder(yargs: Argv) {
   return yargs
@@ -29,7 +29,7 @@ export function builder(yargs: Argv) {
     .option('save-every-steps', saveEveryStepsOption)
     .option('keep', keepOption)
     .option('json', jsonOption)
-    .example('$0 train', 'the default recipe on every core')
+    .example('$0 train', 'the default recipe')
     .example('$0 train --optimizer sgd --lr 0.01 --batch-size 1 --init randn --epochs 200', "the original project's recipe")
     .example('$0 train --threads 8 --hidden 128,64 --epochs 10 --out checkpoints/big', 'a bigger model');
 }

@@ -10,12 +10,12 @@ import type { Checkpoint } from '../checkpoint/types.js';
 import { layerSizes, type TrainConfig } from '../config.js';
 import { UserError } from '../errors.js';
 import type { Mnist } from '../data/mnist.js';
-import { describeThreads } from './flags.js';
+import { threadPlan } from './flags.js';
 import { BarReporter, JsonReporter, LineReporter } from '../report/progress.js';
 import { shellWord, shownPath } from '../report/shown-path.js';
 import { onStdoutClosed, stdoutClosed } from '../report/stdout.js';
 import type { Piscina } from 'piscina';
-import { createPool, workersFor } from '../train/pool.js';
+import { createPool } from '../train/pool.js';
 import { microbatchShape, type WorkerTask } from '../train/protocol.js';
 import { METRICS_FILE } from '../train/metrics-file.js';
 import { Session, type Reporter, type SessionOptions } from '../train/session.js';
@@ -61,7 +61,8 @@ export async function runTraining(options: TrainingRunOptions): Promise<void> {
 }
 
 async function trainOrResume(options: TrainingRunOptions): Promise<number> {
-  const threads = workersFor(options.threads, microbatchShape(options.config));
+  const plan = threadPlan(options.threads, microbatchShape(options.config));
+  const threads = plan.workers;
   // Threads start now, so their start-up (module loading, wasm compiling) overlaps the data loading.
   const pool = createPool(threads);
   // A folder this run made; removed again if the run leaves nothing in it.
@@ -92,7 +93,7 @@ async function trainOrResume(options: TrainingRunOptions): Promise<number> {
     const { config } = options;
     const sizes = layerSizes(config, data.train.inputSize, data.train.classes).join('-');
     const verb = options.resume ? `resuming epoch ${options.resume.position.epoch + 1}${options.resume.position.step ? ` at step ${options.resume.position.step}` : ''} of` : 'training';
-    info(options, `${verb} ${sizes} (${config.optimizer}, lr ${config.lr}, batch ${config.batchSize}) on ${data.train.count} image${data.train.count === 1 ? '' : 's'} with ${describeThreads(options.threads, microbatchShape(config))} -> ${outDir}`);
+    info(options, `${verb} ${sizes} (${config.optimizer}, lr ${config.lr}, batch ${config.batchSize}) on ${data.train.count} image${data.train.count === 1 ? '' : 's'} with ${plan.description} -> ${outDir}`);
     return await runSession(options, session, reporter, outDir, removeOrphanMetrics);
   } finally {
     await pool.destroy(); // the session closed it already, if there was one: a second destroy is a no-op

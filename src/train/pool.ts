@@ -9,8 +9,8 @@ import { packageRoot } from '../package-paths.js';
 import { trainingThreads, type MicrobatchShape } from './protocol.js';
 
 /**
- * The worker threads `train`, `resume` and `lines` start for `--threads N`: no more than the
- * cores (the engine itself runs any number, as the tests and `nnfs bench` do). Training steps
+ * `--threads N` trimmed to the cores, the first limit of workersFor (the engine itself runs
+ * any number of threads, as the tests and `nnfs bench` do). Training steps
  * run in lockstep, so threads beyond the cores never train (see SharedRun.participants);
  * started anyway, each costs Node's ~9 MB per worker and its start-up: measured on 2 cores,
  * `--threads 8` reached its first epoch 0.12 s later than 2 threads, with 53 MB more.
@@ -22,7 +22,7 @@ export function threadsToRun(requested: number, cores = availableParallelism()):
 /**
  * The worker threads a training run starts: threadsToRun's, but no more than its steps can
  * train with (protocol.ts trainingThreads: no more than a batch has microbatches), except
- * that two cores get two workers, which share the test-set evaluation and the data's hash.
+ * that two cores asked for get two workers, which share the test-set evaluation.
  * On 16 cores the default batch of 32 (2 microbatches) ran 16 workers, 14 of them with
  * nothing to train: 311 MB at its peak against 180 MB for 2, at the same speed.
  */
