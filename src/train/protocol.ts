@@ -153,7 +153,6 @@ export interface EvaluateResult {
   correct: number;
 }
 
-/** Geometry of a run's steps, derived from its config and data. */
 /** How a recipe's batch is cut into microbatches, whatever the data. */
 export function microbatchShape(config: TrainConfig) {
   const microbatch = Math.min(config.microbatch, config.batchSize);
@@ -162,6 +161,7 @@ export function microbatchShape(config: TrainConfig) {
 
 export type MicrobatchShape = ReturnType<typeof microbatchShape>;
 
+/** Geometry of a run's steps, derived from its config and data. */
 export function stepGeometry(config: TrainConfig, samples: number) {
   const stepsPerEpoch = Math.ceil(samples / config.batchSize);
   /** The original recipe: one sample per step with plain SGD, the update fused into the backward pass. */
