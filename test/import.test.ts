@@ -1,13 +1,14 @@
 // `nnfs import --from-dat` through the real CLI: the .dat weights come back unchanged from
 // the checkpoint it writes, only the named file is written, and bad folders are named.
 
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, readdirSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { readDatWeights } from '../src/checkpoint/dat-import.js';
 import { loadCheckpoint } from '../src/checkpoint/store.js';
 import { loadMnist } from '../src/data/mnist.js';
-import { hasStackTrace, runCli, tempDir } from './helpers.js';
+import { CLI, hasStackTrace, runCli, tempDir } from './helpers.js';
 
 /** A folder of the four .dat files (float64 little-endian, row-major, out x in) with distinct values. */
 function datFolder(): string {
@@ -74,5 +75,15 @@ describe('nnfs import --from-dat', () => {
     expect(unwritable.status).not.toBe(0);
     expect(hasStackTrace(unwritable.stderr)).toBe(false);
     expect(unwritable.stderr.trim()).toMatch(/^nnfs: cannot save checkpoint .*x\.safetensors: .+\.$/);
+  });
+
+  it('a write that fails leaves none of the folders it made for --out behind', () => {
+    const parent = tempDir();
+    // Files over 50 KB refused (EFBIG, with SIGXFSZ ignored): the checkpoint is 154 KB.
+    const limited = spawnSync('bash', ['-c', 'trap "" XFSZ; ulimit -f 50; exec "$0" "$@"', process.execPath, CLI,
+      'import', '--from-dat', datFolder(), '--out', join(parent, 'new', 'models', 'original.safetensors')], { encoding: 'utf8' });
+    expect(limited.status).toBe(1);
+    expect(limited.stderr.trim()).toMatch(/^nnfs: cannot save checkpoint .*original\.safetensors: the file would be larger than this system lets a process write\.$/);
+    expect(readdirSync(parent)).toEqual([]);
   });
 });

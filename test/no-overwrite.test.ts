@@ -3,7 +3,7 @@
 // odd things where a run keeps its files (a pipe, an unusable folder) get a sentence, not a hang.
 
 import { spawn, spawnSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CLI, hasStackTrace, runCli, smallMnistFolder, tempDir } from './helpers.js';
@@ -131,11 +131,19 @@ describe('earlier runs', () => {
 describe('a first save that fails', () => {
   it('leaves no metrics.jsonl without a checkpoint: the folder can be trained into again', () => {
     const run = join(tempDir(), 'run');
+    mkdirSync(run);
     // Files over 50 KB refused (EFBIG, with SIGXFSZ ignored): the checkpoint fails, metrics.jsonl does not.
     const limited = spawnSync('bash', ['-c', 'trap "" XFSZ; ulimit -f 50; exec "$0" "$@"', process.execPath, CLI, 'train', '--data', data, '--out', run, '--epochs', '2'], { encoding: 'utf8' });
     refused(limited as ReturnType<typeof runCli>, /^nnfs: cannot save checkpoint .*epoch-0001\.safetensors: the file would be larger than this system lets a process write\.$/m);
     expect(readdirSync(run)).toEqual([]);
     expect(runCli(['train', '--data', data, '--out', run, '--epochs', '1']).status).toBe(0);
+  }, 30_000);
+
+  it('removes the folders it made for --out', () => {
+    const parent = tempDir();
+    const limited = spawnSync('bash', ['-c', 'trap "" XFSZ; ulimit -f 50; exec "$0" "$@"', process.execPath, CLI, 'train', '--data', data, '--out', join(parent, 'new', 'run'), '--epochs', '1'], { encoding: 'utf8' });
+    refused(limited as ReturnType<typeof runCli>, /^nnfs: cannot save checkpoint .*epoch-0001\.safetensors: .+\.$/m);
+    expect(readdirSync(parent)).toEqual([]);
   }, 30_000);
 });
 
@@ -185,6 +193,27 @@ describe('one run per folder at a time', () => {
     expect(errors[codes.indexOf(1)]()).toMatch(/^nnfs: .*(is in use by another nnfs run|has moved on since .* was read|already has 3 of 3 epochs).*\.\n$/);
     expect(readFileSync(join(run, 'metrics.jsonl'), 'utf8').trim().split('\n').map((line) => JSON.parse(line).epoch)).toEqual([1, 2, 3]);
   }, 30_000);
+});
+
+describe('a run folder moved or deleted while training', () => {
+  it('stops the run with one sentence instead of making the folder again; the moved folder resumes', async () => {
+    const cwd = tempDir();
+    const run = join(cwd, 'run');
+    const moved = join(cwd, 'moved');
+    const child = spawn(process.execPath, [CLI, 'train', '--data', data, '--out', run, '--epochs', '400', '--threads', '1'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+    while (!existsSync(join(run, 'last.safetensors'))) await new Promise((wait) => setTimeout(wait, 5));
+    renameSync(run, moved);
+    expect(await exited).toBe(1);
+    expect(stderr).toMatch(/^nnfs: the run folder .*run was moved or deleted during training \(its lock file \.nnfs-run\.lock is gone\), so the run stopped rather than start the folder again\.\n$/);
+    expect(existsSync(run)).toBe(false);
+    // The run's lock went with the folder; its process is gone, so resume takes it over.
+    const resumed = runCli(['resume', '--checkpoint', moved, '--data', data, '--epochs', '400', '--threads', '1'], { timeout: 60_000 });
+    expect(resumed.stderr).toBe('');
+    expect(resumed.status).toBe(0);
+  }, 60_000);
 });
 
 describe('odd places and sizes', () => {

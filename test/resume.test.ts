@@ -3,7 +3,7 @@
 // only whole checkpoints.
 
 import { spawnSync } from 'node:child_process';
-import { appendFileSync, existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { appendFileSync, existsSync, linkSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadCheckpoint } from '../src/checkpoint/store.js';
@@ -77,14 +77,27 @@ describe('what resume keeps', () => {
     expect(readFileSync(join(split, 'last.safetensors')).equals(readFileSync(join(straight, 'last.safetensors')))).toBe(true);
   }, 60_000);
 
-  it('a metrics line cut short by a crash is dropped on resume, not fatal', async () => {
+  it('a metrics line cut short by a crash is dropped on resume, not fatal, and never cut out in place', async () => {
     const out = tempDir();
+    const metrics = join(out, 'metrics.jsonl');
     await session({ config: { ...config, epochs: 1 }, threads: 2, outDir: out });
-    appendFileSync(join(out, 'metrics.jsonl'), '{"epoch":2,"trainLo');
+    const appendedTo = statSync(metrics).ino;
+    appendFileSync(metrics, '{"epoch":2,"trainLo');
+    // A second name for the file as the crash left it: a rewrite in place would change it too.
+    const asLeft = readFileSync(metrics);
+    linkSync(metrics, join(out, 'as-left.jsonl'));
     const rest = await session({ config: { ...config, epochs: 2 }, threads: 2, outDir: out, resumeFrom: join(out, 'last.safetensors') });
     expect(rest.metrics.map((m) => m.epoch)).toEqual([2]);
-    const lines = readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as EpochMetrics);
+    const lines = readFileSync(metrics, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as EpochMetrics);
     expect(lines.map((m) => m.epoch)).toEqual([1, 2]);
+    // Written whole under another name and renamed over (a full disk or a kill midway leaves the old one).
+    expect(readFileSync(join(out, 'as-left.jsonl')).equals(asLeft)).toBe(true);
+    const replaced = statSync(metrics).ino;
+    expect(replaced).not.toBe(appendedTo);
+    // With nothing to drop, resume leaves the file as it is and appends to it.
+    await session({ config: { ...config, epochs: 3 }, threads: 2, outDir: out, resumeFrom: join(out, 'last.safetensors') });
+    expect(statSync(metrics).ino).toBe(replaced);
+    expect(readdirSync(out).filter((name) => name.includes('.tmp-'))).toEqual([]);
   }, 60_000);
 });
 

@@ -147,3 +147,20 @@ export function lockRunFolder(dir: string, instead: string): () => void {
     release();
   };
 }
+
+/**
+ * Throws unless `dir`'s lock still names this process. A run folder moved or deleted while
+ * its run trains is not made again by the next save: the run would write on without a lock,
+ * and a second run could take the new folder at the same time.
+ */
+export function assertStillLocked(dir: string): void {
+  let holder: Holder | undefined | null;
+  try {
+    holder = readHolder(join(dir, LOCK_NAME));
+  } catch {
+    holder = undefined;
+  }
+  if (holder?.pid !== process.pid) {
+    throw new UserError(`the run folder ${dir} was moved or deleted during training (its lock file ${LOCK_NAME} is gone), so the run stopped rather than start the folder again.`);
+  }
+}

@@ -2,7 +2,7 @@
 // last.safetensors kept equal to the newest save, loading, listing and pruning.
 
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, promises as fs, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, promises as fs, readdirSync, rmdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { refuseSpecialFile, UserError } from '../errors.js';
 import { decodeCheckpoint, encodeCheckpoint } from './format.js';
@@ -70,25 +70,41 @@ export function describeFsError(error: unknown): string {
 }
 
 /**
- * mkdir -p. Node's own { recursive: true } spins forever where a parent exists but answers
- * ENOENT for any child (procfs: --out /proc/x); here a second ENOENT, once the parent is
- * in place, is final.
+ * mkdir -p; returns the folders it made, outermost first. Node's own { recursive: true }
+ * spins forever where a parent exists but answers ENOENT for any child (procfs: --out
+ * /proc/x); here a second ENOENT, once the parent is in place, is final.
  */
-function makeFolder(dir: string): void {
+function makeFolder(dir: string): string[] {
   const isFolder = () => statSync(dir, { throwIfNoEntry: false })?.isDirectory() === true;
   try {
     mkdirSync(dir);
-    return;
+    return [dir];
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'EEXIST' && isFolder()) return;
+    if (code === 'EEXIST' && isFolder()) return [];
     if (code !== 'ENOENT' || path.dirname(dir) === dir) throw e;
   }
-  makeFolder(path.dirname(dir));
+  const made = makeFolder(path.dirname(dir));
   try {
     mkdirSync(dir);
+    made.push(dir);
   } catch (e) {
-    if (!((e as NodeJS.ErrnoException).code === 'EEXIST' && isFolder())) throw e;
+    if (!((e as NodeJS.ErrnoException).code === 'EEXIST' && isFolder())) {
+      removeEmptyFolders(made);
+      throw e;
+    }
+  }
+  return made;
+}
+
+/** Removes the folders makeFolder made (innermost first) where they are still empty: a failed command leaves no trace. */
+export function removeEmptyFolders(made: readonly string[]): void {
+  for (const dir of [...made].reverse()) {
+    try {
+      rmdirSync(dir);
+    } catch {
+      return; // not empty (something was saved there), or gone: it and its parents stay as they are
+    }
   }
 }
 
@@ -152,11 +168,12 @@ async function updateLast(dir: string, finalPath: string, bytes: Uint8Array): Pr
  * Writes `bytes` as exactly `file`: temp file, fsync, rename, then `afterRename`, then fsync
  * the folder. A crash at any instant leaves whatever `file` held before whole.
  */
-async function writeAtomically(file: string, bytes: Uint8Array, afterRename?: () => Promise<void>, replace = true): Promise<string> {
+async function writeAtomically(file: string, bytes: Uint8Array, afterRename?: () => Promise<void>, replace = true, createFolder = true): Promise<string> {
   const dir = path.dirname(file);
   let temp: string | undefined;
+  let made: string[] = [];
   try {
-    makeFolder(dir);
+    if (createFolder) made = makeFolder(dir);
     temp = await writeTemp(dir, path.basename(file), bytes);
     if (replace) await fs.rename(temp, file);
     else await linkAsNew(temp, file);
@@ -165,20 +182,35 @@ async function writeAtomically(file: string, bytes: Uint8Array, afterRename?: ()
     await syncDir(dir);
   } catch (e) {
     if (temp !== undefined) await fs.rm(temp, { force: true }).catch(() => undefined);
+    removeEmptyFolders(made);
     if (e instanceof UserError || e instanceof FileExistsError) throw e; // afterRename's, which names its own file
     throw new UserError(`cannot save checkpoint ${file}: ${describeFsError(e)}.`, { cause: e });
   }
   return file;
 }
 
+/** Replaces `file` with `bytes` so that a crash or a full disk leaves the old content whole; errors as they come. */
+export async function replaceFile(file: string, bytes: Uint8Array): Promise<void> {
+  const dir = path.dirname(file);
+  const temp = await writeTemp(dir, path.basename(file), bytes);
+  try {
+    await fs.rename(temp, file);
+  } catch (e) {
+    await fs.rm(temp, { force: true }).catch(() => undefined);
+    throw e;
+  }
+  await syncDir(dir);
+}
+
 /**
  * Saves `c` as dir/fileName and makes dir/last.safetensors the same content. A crash at
- * any instant leaves both the previous checkpoint and last.safetensors whole. Returns the path.
+ * any instant leaves both the previous checkpoint and last.safetensors whole. Returns the
+ * path. `createFolder: false` for a run's own folder, which must not come back once gone.
  */
-export async function saveCheckpoint(dir: string, fileName: string, c: Checkpoint): Promise<string> {
+export async function saveCheckpoint(dir: string, fileName: string, c: Checkpoint, { createFolder = true } = {}): Promise<string> {
   const bytes = encodeCheckpoint(c);
   const finalPath = path.join(dir, fileName);
-  return writeAtomically(finalPath, bytes, fileName === LAST_NAME ? undefined : () => updateLast(dir, finalPath, bytes));
+  return writeAtomically(finalPath, bytes, fileName === LAST_NAME ? undefined : () => updateLast(dir, finalPath, bytes), true, createFolder);
 }
 
 /** writeCheckpointFile's refusal: `file` exists, and it never replaces a file. */
@@ -278,11 +310,15 @@ export async function pruneCheckpoints(dir: string, keep: number, upTo?: { epoch
   return doomed.map((f) => f.path);
 }
 
-/** Creates `dir` if needed and proves it writable with a probe file, so a bad --out fails before training. */
-export function assertWritable(dir: string): void {
+/**
+ * Creates `dir` if needed and proves it writable with a probe file, so a bad --out fails
+ * before training. Returns the folders it made (removeEmptyFolders, if the run saves nothing).
+ */
+export function assertWritable(dir: string): string[] {
   const probe = path.join(dir, `.nnfs-write-probe-${process.pid}-${randomBytes(6).toString('hex')}`);
+  let made: string[] = [];
   try {
-    makeFolder(dir);
+    made = makeFolder(dir);
     writeFileSync(probe, 'probe', { flag: 'wx' });
     rmSync(probe, { force: true });
   } catch (e) {
@@ -291,10 +327,12 @@ export function assertWritable(dir: string): void {
     } catch {
       // the probe was never made
     }
+    removeEmptyFolders(made);
     throw new UserError(`cannot write to ${dir}: ${describeFsError(e)}.`);
   }
   // Temporary files of saves that a killed process never finished (its pid is gone): never a checkpoint, only clutter.
   removeTemps(dir, (pid) => !processAlive(pid));
+  return made;
 }
 
 /** For a process about to quit in the middle of a save: removes its own temporary files in `dir`. */

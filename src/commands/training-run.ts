@@ -1,11 +1,11 @@
 // What `train` and `resume` share once their flags are parsed: load the data, run a
 // session with the right reporter, handle Ctrl-C, and print how it ended.
 
-import { existsSync, mkdirSync, readdirSync, rmdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
-import { assertWritable, describeFsError, LAST_NAME, parseCheckpointName, removeUnfinishedSaves } from '../checkpoint/store.js';
-import { lockRunFolder } from '../checkpoint/run-lock.js';
+import { assertWritable, describeFsError, LAST_NAME, parseCheckpointName, removeEmptyFolders, removeUnfinishedSaves } from '../checkpoint/store.js';
+import { assertStillLocked, lockRunFolder } from '../checkpoint/run-lock.js';
 import type { Checkpoint } from '../checkpoint/types.js';
 import { layerSizes, type TrainConfig } from '../config.js';
 import { UserError } from '../errors.js';
@@ -65,14 +65,15 @@ async function trainOrResume(options: TrainingRunOptions): Promise<number> {
   const threads = plan.workers;
   // Threads start now, so their start-up (module loading, wasm compiling) overlaps the data loading.
   const pool = createPool(threads);
-  // A folder this run made; removed again if the run leaves nothing in it.
-  let made: string | undefined;
+  // Folders this run made (the run folder, --out's missing parents): removed again if it leaves nothing in them.
+  const made: string[] = [];
   let unlock: (() => void) | undefined;
   let removeOrphanMetrics = () => {};
   try {
     const data = options.loadData();
-    const outDir = options.outDir ?? (made = newRunFolder());
-    assertWritable(outDir);
+    const outDir = options.outDir ?? newRunFolder();
+    if (options.outDir === undefined) made.push(outDir);
+    made.push(...assertWritable(outDir));
     unlock = lockRunFolder(outDir, options.resume ? 'copy the checkpoint to a folder of its own and resume the copy' : 'give another --out');
     // Only once locked: a run that starts and ends while we load data would otherwise slip past.
     if (options.outDir !== undefined && !options.resume) refuseUsedFolder(options.outDir, options.dataDir);
@@ -84,6 +85,7 @@ async function trainOrResume(options: TrainingRunOptions): Promise<number> {
       data: sessionData(data, pool, threads, options.resume !== undefined),
       threads,
       outDir,
+      checkFolder: () => assertStillLocked(outDir),
       resume: options.resume,
       saveEverySteps: options.saveEverySteps,
       keep: options.keep,
@@ -99,7 +101,7 @@ async function trainOrResume(options: TrainingRunOptions): Promise<number> {
     await pool.destroy(); // the session closed it already, if there was one: a second destroy is a no-op
     removeOrphanMetrics();
     unlock?.();
-    if (made !== undefined) removeIfEmpty(made);
+    removeEmptyFolders(made);
   }
 }
 
@@ -227,14 +229,6 @@ function orphanMetricsRemover(dir: string): () => void {
       // on the way out of a failure already reported: a leftover is refused in words by the next run
     }
   };
-}
-
-function removeIfEmpty(dir: string): void {
-  try {
-    rmdirSync(dir);
-  } catch {
-    // not empty (the run saved something), or already gone: either way it stays as it is
-  }
 }
 
 /** A fresh run never writes into a folder that holds another run: its checkpoints and metrics would be overwritten. */

@@ -3,7 +3,7 @@
 
 import { existsSync, promises as fs } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { describeFsError } from '../checkpoint/store.js';
+import { describeFsError, replaceFile } from '../checkpoint/store.js';
 import { UserError } from '../errors.js';
 
 export const METRICS_FILE = 'metrics.jsonl';
@@ -33,8 +33,9 @@ export async function trimMetrics(dir: string, completedEpochs: number): Promise
       } catch {
         return false;
       }
-    });
-    await fs.writeFile(path, kept.map((l) => l + '\n').join(''));
+    }).map((l) => l + '\n').join('');
+    // Written aside and renamed over: a full disk or a kill half-way leaves the history whole.
+    if (kept !== text) await replaceFile(path, new TextEncoder().encode(kept));
   } catch (e) {
     throw new UserError(`cannot rewrite ${path}: ${describeFsError(e)}.`, { cause: e });
   }

@@ -43,6 +43,8 @@ export interface SessionOptions {
   threads: number;
   /** The run folder: checkpoints and metrics.jsonl go here. */
   outDir: string;
+  /** Throws if outDir is no longer this run's (moved or deleted while it trains): called before each write there. */
+  checkFolder?: () => void;
   /** Workers started ahead of time (see Coordinator). */
   pool?: Piscina;
   /** Continue from here instead of a fresh initialisation. */
@@ -133,7 +135,7 @@ export class Session {
           seconds,
           samplesPerSecond: (run.train.count - (this.options.resume && metrics.length === 0 ? this.options.resume.position.partialSamples : 0)) / seconds,
         };
-        await appendMetrics(outDir, line);
+        await this.inRunFolder(() => appendMetrics(outDir, line));
         Object.assign(position, { epoch: position.epoch + 1, step: 0, partialLossSum: 0, partialSamples: 0 });
         // Report first: the result is known now, and saving (hashing, fsync) takes a while.
         metrics.push(line);
@@ -184,16 +186,28 @@ export class Session {
     if (!checked && weightsDiverged(this.spec, params, run.train)) throw diverged(position.epoch + (position.step ? 1 : 0), 'loss on the first training images');
     const state: Record<string, Float32Array> = {};
     for (const [name, values] of Object.entries(run.state)) state[name] = values.slice();
-    const file = await saveCheckpoint(this.options.outDir, checkpointName(position.epoch, position.step), {
+    const dataFingerprint = await this.options.data.fingerprint;
+    const file = await this.inRunFolder(() => saveCheckpoint(this.options.outDir, checkpointName(position.epoch, position.step), {
       config: this.options.config,
       sizes: this.spec.sizes,
       position,
-      dataFingerprint: await this.options.data.fingerprint,
+      dataFingerprint,
       params,
       optimizerState: state,
-    });
+    }, { createFolder: false }));
     if (this.options.keep) await pruneCheckpoints(this.options.outDir, this.options.keep, position);
     return file;
+  }
+
+  /** A write into the run folder, which must still be this run's before it and, if it fails, is the likelier reason. */
+  private async inRunFolder<T>(write: () => Promise<T>): Promise<T> {
+    this.options.checkFolder?.();
+    try {
+      return await write();
+    } catch (e) {
+      this.options.checkFolder?.();
+      throw e;
+    }
   }
 
   async close(): Promise<void> {
