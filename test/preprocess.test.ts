@@ -4,6 +4,7 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { crc32, deflateSync } from 'node:zlib';
 import { PNG } from 'pngjs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { UserError } from '../src/errors.js';
@@ -244,6 +245,56 @@ describe('readDigitPng', () => {
     const trailing = writePng('trailing.png', rgbaPng(drawOne(WHITE, BLACK), 200, 300), {});
     writeFileSync(trailing, Buffer.concat([readFileSync(trailing), Buffer.from('junk after the end')]));
     expect([...readDigitPng(trailing)]).toEqual([...oneInput]);
+  });
+
+  /** An 8-bit grey PNG written by hand: Adam7-interlaced or not, its image data cut to `keep` of its inflated bytes. */
+  function grayPng(gray: Uint8Array, width: number, height: number, interlaced: boolean, keep = 1): Buffer {
+    const passes = interlaced ? [[0, 0, 8, 8], [4, 0, 8, 8], [0, 4, 4, 8], [2, 0, 4, 4], [0, 2, 2, 4], [1, 0, 2, 2], [0, 1, 1, 2]] : [[0, 0, 1, 1]];
+    const raw: number[] = [];
+    for (const [x0, y0, dx, dy] of passes) {
+      if (x0 >= width) continue; // an empty pass has no rows at all, not even filter bytes
+      for (let y = y0; y < height; y += dy) {
+        raw.push(0); // filter type None
+        for (let x = x0; x < width; x += dx) raw.push(gray[y * width + x]);
+      }
+    }
+    const chunk = (type: string, data: Buffer) => {
+      const body = Buffer.concat([Buffer.from(type, 'latin1'), data]);
+      const framed = Buffer.alloc(12 + data.length);
+      framed.writeUInt32BE(data.length, 0);
+      body.copy(framed, 4);
+      framed.writeUInt32BE(crc32(body), 8 + data.length);
+      return framed;
+    };
+    const ihdr = Buffer.alloc(13);
+    ihdr.writeUInt32BE(width, 0);
+    ihdr.writeUInt32BE(height, 4);
+    ihdr.set([8, 0, 0, 0, interlaced ? 1 : 0], 8);
+    const data = deflateSync(Buffer.from(raw.slice(0, Math.floor(raw.length * keep))));
+    return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk('IHDR', ihdr), chunk('IDAT', data), chunk('IEND', Buffer.alloc(0))]);
+  }
+
+  it('reads an interlaced PNG as the same image written plainly, whatever its size', () => {
+    for (const [width, height] of [[200, 300], [13, 9], [5, 7], [3, 2], [9, 1]]) {
+      const gray = new Uint8Array(width * height).fill(255);
+      for (let p = 0; p < gray.length; p += 3) gray[p] = 0; // ink on every third pixel: every pass has some
+      const plain = join(dir, `plain-${width}x${height}.png`);
+      const interlaced = join(dir, `interlaced-${width}x${height}.png`);
+      writeFileSync(plain, grayPng(gray, width, height, false));
+      writeFileSync(interlaced, grayPng(gray, width, height, true));
+      expect(readFileSync(interlaced)[28]).toBe(1); // the header's interlace method: Adam7
+      expect([...readDigitPng(interlaced)]).toEqual([...readDigitPng(plain)]);
+    }
+  });
+
+  it('refuses a PNG whose image data stops short, rather than decode whatever memory follows', () => {
+    const gray = new Uint8Array(30 * 40).fill(255);
+    // 40 rows of a filter byte and 30 pixels; interlaced, the seven passes' rows (25 + 25 + 45 + 80 + 160 + 320 + 620 bytes).
+    for (const [interlaced, needed] of [[false, 1240], [true, 1275]] as const) {
+      const path = join(dir, `short-${interlaced}.png`);
+      writeFileSync(path, grayPng(gray, 30, 40, interlaced, 0.5));
+      expectUserError(() => readDigitPng(path), `${path} is not a readable PNG image (its image data is cut short: ${Math.floor(needed / 2)} of the ${needed} bytes the image needs).`);
+    }
   });
 
   it('treats a 0x0 PNG and an all-white PNG as empty images', () => {

@@ -2,6 +2,8 @@
 // for what is wrong with it: pngjs's own words for most of these ("unrecognised content at
 // end of stream", "Unrecognised filter type - 16") do not say.
 
+import { constants, inflateSync } from 'node:zlib';
+
 /** Samples per pixel of each PNG colour type. */
 export const CHANNELS: Record<number, number> = { 0: 1, 2: 3, 3: 1, 4: 2, 6: 4 };
 
@@ -54,4 +56,39 @@ export function chunkList(bytes: Buffer): Buffer | string {
     at = end;
   }
   return 'the file ends too early';
+}
+
+/** The Adam7 passes: first column and row, then the step between columns and rows. */
+const ADAM7 = [[0, 0, 8, 8], [4, 0, 8, 8], [0, 4, 4, 8], [2, 0, 4, 4], [0, 2, 2, 4], [1, 0, 2, 2], [0, 1, 1, 2]];
+
+/** The bytes the image data inflates to: each row of each pass (one pass unless interlaced) with its filter byte. */
+export function imageDataBytes(h: PngHeader): number {
+  const bits = CHANNELS[h.colourType] * h.bitDepth;
+  const rows = (width: number, height: number) => (width === 0 ? 0 : height * (1 + Math.ceil((width * bits) / 8)));
+  if (!h.interlaced) return rows(h.width, h.height);
+  let total = 0;
+  for (const [x0, y0, dx, dy] of ADAM7) total += rows(Math.ceil((h.width - x0) / dx), Math.ceil((h.height - y0) / dy));
+  return total;
+}
+
+/**
+ * Why the image data of `chunks` (chunkList's bytes) cannot make the whole image, as a
+ * phrase, or undefined if it can. pngjs does not check: given too little, it decodes
+ * whatever memory follows (a different digit, or a different error, every run).
+ */
+export function imageDataProblem(chunks: Buffer, h: PngHeader): string | undefined {
+  const parts: Buffer[] = [];
+  for (let at = 8; at + 12 <= chunks.length; at += 12 + chunks.readUInt32BE(at)) {
+    if (chunks.toString('latin1', at + 4, at + 8) === 'IDAT') parts.push(chunks.subarray(at + 8, at + 8 + chunks.readUInt32BE(at)));
+  }
+  const needed = imageDataBytes(h);
+  let inflated: Buffer;
+  try {
+    // A stream cut short still gives what it holds; more than the image needs is not inflated.
+    inflated = inflateSync(Buffer.concat(parts), { finishFlush: constants.Z_SYNC_FLUSH, maxOutputLength: needed + 1 });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') return undefined;
+    return `its image data is damaged: ${(err as Error).message}`;
+  }
+  return inflated.length < needed ? `its image data is cut short: ${inflated.length} of the ${needed} bytes the image needs` : undefined;
 }

@@ -3,7 +3,7 @@
 import { readFileSync, statSync } from 'node:fs';
 import { PNG } from 'pngjs';
 import { refuseSpecialFile, UserError } from '../errors.js';
-import { CHANNELS, chunkList, readHeader } from './png-chunks.js';
+import { chunkList, imageDataBytes, imageDataProblem, readHeader } from './png-chunks.js';
 import { grayFromRgba, toMnistInput } from './preprocess.js';
 
 /** Every PNG file starts with these eight bytes. */
@@ -59,13 +59,12 @@ export function readDigitPng(path: string): Float32Array {
   }
   const chunks = chunkList(bytes);
   if (typeof chunks === 'string') throw new UserError(`${path} is not a readable PNG image (${chunks}).`);
-  // The header's size must be backed by the file's bytes before pngjs allocates for it.
-  const bits = CHANNELS[header.colourType] * header.bitDepth;
-  // Rows of pixels, each with its filter byte; interlaced (Adam7) files need at least the pixels.
-  const needed = header.interlaced ? Math.ceil((width * height * bits) / 8) : height * (1 + Math.ceil((width * bits) / 8));
-  if (needed > bytes.length * MAX_INFLATE_RATIO) {
+  // The header's size must be backed by the file's bytes before anything allocates for it.
+  if (imageDataBytes(header) > bytes.length * MAX_INFLATE_RATIO) {
     throw new UserError(`${path} is not a readable PNG image (its header claims ${width}x${height} pixels, more than its ${bytes.length} bytes can hold).`);
   }
+  const problem = imageDataProblem(chunks, header);
+  if (problem) throw new UserError(`${path} is not a readable PNG image (${problem}).`);
   let png: PNG;
   try {
     png = PNG.sync.read(chunks);
