@@ -12,3 +12,35 @@ export class UserError extends Error {
 export function refuseSpecialFile(stat: { isFile(): boolean; isDirectory(): boolean }, message: string): void {
   if (!stat.isFile() && !stat.isDirectory()) throw new UserError(message);
 }
+
+/** A short human reason for a file-system error, without Node's code and syscall noise. */
+export function describeFsError(error: unknown): string {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  switch (code) {
+    case 'EACCES':
+    case 'EPERM':
+      return 'permission denied';
+    case 'ENOSPC':
+      return 'the disk is full';
+    case 'EDQUOT':
+      return 'the disk quota is used up';
+    case 'EFBIG':
+      return 'the file would be larger than this system lets a process write';
+    case 'EROFS':
+      return 'the file system is read-only';
+    case 'ENOTDIR':
+      return 'part of the path is a file, not a folder';
+    case 'EISDIR':
+      return 'it is a folder';
+    case 'ENOENT':
+      return 'no such file or folder';
+    case 'EEXIST':
+      return 'a file with that name is in the way';
+    case 'ENAMETOOLONG':
+      return 'the name is too long';
+    case 'ELOOP':
+      return 'too many symbolic links in the path';
+    default:
+      return error instanceof Error ? error.message : String(error);
+  }
+}

@@ -107,6 +107,7 @@ describe('readDatWeights', () => {
     );
     const file = join(weightsFolder(), 'W1.dat');
     expectUserError(() => readDatWeights(file), `${file} is not a folder; expected a folder holding W1.dat, b1.dat, W2.dat and b2.dat.`);
+    expectUserError(() => readDatWeights(join(file, 'weights')), `cannot read the weights folder ${join(file, 'weights')}: part of the path is a file, not a folder.`);
   });
 
   it.skipIf(!existsSync(ORIGINAL))(

@@ -233,6 +233,11 @@ describe('bad data folders', () => {
   it('refuses a missing folder, a file in its place and missing files', () => {
     refuses(() => loadMnist('/no/such/nnfs/folder'), 'data folder /no/such/nnfs/folder does not exist.');
     refuses(() => loadMnist(file('t10k-labels-idx1-ubyte')), `data folder ${file('t10k-labels-idx1-ubyte')} is not a folder.`);
+    // predict and evaluate load one split from the path as typed, trailing slash and all.
+    refuses(() => loadSplit(`${file('t10k-labels-idx1-ubyte')}/`, 't10k'), `cannot use data folder ${file('t10k-labels-idx1-ubyte')}/: part of the path is a file, not a folder.`);
+    const loop = join(tempDir(), 'loop');
+    symlinkSync('loop', loop);
+    refuses(() => loadMnist(loop), `cannot use data folder ${loop}: too many symbolic links in the path.`);
     const dir = tempDir();
     refuses(
       () => loadMnist(dir),

@@ -3,7 +3,7 @@
 
 import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { UserError } from '../errors.js';
+import { describeFsError, UserError } from '../errors.js';
 import { modelSpec, setWeightsFromOutByIn } from '../model/spec.js';
 
 /** The original project's only architecture. */
@@ -21,10 +21,16 @@ function readMatrix(dir: string, name: string, rows: number, cols: number): Floa
     size = stat.size;
   } catch (err) {
     if (err instanceof UserError) throw err;
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw new UserError(`cannot read ${name} in ${dir}: ${describeFsError(err)}.`);
     throw new UserError(`missing ${name} in ${dir} (expected ${expected} bytes: ${shape}).`);
   }
   if (size !== expected) throw new UserError(`${name} in ${dir} has ${size} bytes; expected ${expected} (${shape}).`);
-  const bytes = readFileSync(path);
+  let bytes: Buffer;
+  try {
+    bytes = readFileSync(path);
+  } catch (err) {
+    throw new UserError(`cannot read ${name} in ${dir}: ${describeFsError(err)}.`);
+  }
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const values = new Float64Array(rows * cols);
   for (let k = 0; k < values.length; k++) {
@@ -48,7 +54,8 @@ export function readDatWeights(dir: string): { sizes: number[]; params: Float32A
   let isFolder: boolean;
   try {
     isFolder = statSync(dir).isDirectory();
-  } catch {
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw new UserError(`cannot read the weights folder ${dir}: ${describeFsError(err)}.`);
     throw new UserError(`no weights folder at ${dir}; expected a folder holding W1.dat, b1.dat, W2.dat and b2.dat.`);
   }
   if (!isFolder) throw new UserError(`${dir} is not a folder; expected a folder holding W1.dat, b1.dat, W2.dat and b2.dat.`);

@@ -12,8 +12,8 @@
 
 import { linkSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { UserError } from '../errors.js';
-import { describeFsError, lacksHardLinks, processAlive } from './store.js';
+import { describeFsError, UserError } from '../errors.js';
+import { lacksHardLinks, processAlive } from './store.js';
 
 export const LOCK_NAME = '.nnfs-run.lock';
 const BREAKING_NAME = '.nnfs-run.lock.breaking';

@@ -4,7 +4,7 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, promises as fs, readdirSync, rmdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { refuseSpecialFile, UserError } from '../errors.js';
+import { describeFsError, refuseSpecialFile, UserError } from '../errors.js';
 import { decodeCheckpoint, encodeCheckpoint } from './format.js';
 import type { Checkpoint } from './types.js';
 
@@ -35,38 +35,6 @@ export function parseCheckpointName(name: string): { epoch: number; step: number
   if (match[2] === undefined) return { epoch: Number(match[1]), step: 0 };
   const inEpoch = Number(match[1]);
   return inEpoch === 0 ? null : { epoch: inEpoch - 1, step: Number(match[2]) };
-}
-
-/** A short human reason for a file-system error, without Node's code and syscall noise. */
-export function describeFsError(error: unknown): string {
-  const code = (error as NodeJS.ErrnoException | undefined)?.code;
-  switch (code) {
-    case 'EACCES':
-    case 'EPERM':
-      return 'permission denied';
-    case 'ENOSPC':
-      return 'the disk is full';
-    case 'EDQUOT':
-      return 'the disk quota is used up';
-    case 'EFBIG':
-      return 'the file would be larger than this system lets a process write';
-    case 'EROFS':
-      return 'the file system is read-only';
-    case 'ENOTDIR':
-      return 'part of the path is a file, not a folder';
-    case 'EISDIR':
-      return 'it is a folder';
-    case 'ENOENT':
-      return 'no such file or folder';
-    case 'EEXIST':
-      return 'a file with that name is in the way';
-    case 'ENAMETOOLONG':
-      return 'the name is too long';
-    case 'ELOOP':
-      return 'too many symbolic links in the path';
-    default:
-      return error instanceof Error ? error.message : String(error);
-  }
 }
 
 /**

@@ -4,11 +4,11 @@
 import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
-import { assertWritable, describeFsError, LAST_NAME, parseCheckpointName, removeEmptyFolders, removeUnfinishedSaves } from '../checkpoint/store.js';
+import { assertWritable, LAST_NAME, parseCheckpointName, removeEmptyFolders, removeUnfinishedSaves } from '../checkpoint/store.js';
 import { assertStillLocked, lockRunFolder } from '../checkpoint/run-lock.js';
 import type { Checkpoint } from '../checkpoint/types.js';
 import { layerSizes, type TrainConfig } from '../config.js';
-import { UserError } from '../errors.js';
+import { describeFsError, UserError } from '../errors.js';
 import type { Mnist } from '../data/mnist.js';
 import { threadPlan } from './flags.js';
 import { BarReporter, JsonReporter, LineReporter } from '../report/progress.js';

@@ -4,7 +4,7 @@
 import { closeSync, existsSync, fstatSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
-import { refuseSpecialFile, UserError } from '../errors.js';
+import { describeFsError, refuseSpecialFile, UserError } from '../errors.js';
 import { type Dataset, makeDataset, sharedUint8 } from './dataset.js';
 import { gunzipIfNeeded, isGzip } from './gzip.js';
 import { fingerprint } from './fingerprint.js';
@@ -32,7 +32,13 @@ export function defaultMnistDir(): string {
 
 /** The path of one IDX file in `dir`, trying `train-images-idx3-ubyte`, `train-images.idx3-ubyte`, each with or without `.gz`. */
 export function findIdxFile(dir: string, split: Split, kind: IdxKind): string {
-  const stat = statSync(dir, { throwIfNoEntry: false });
+  let stat;
+  try {
+    stat = statSync(dir, { throwIfNoEntry: false });
+  } catch (error) {
+    // A path through a file (`images-file/`), a symbolic link loop, a folder it may not enter.
+    throw new UserError(`cannot use data folder ${dir}: ${describeFsError(error)}.`);
+  }
   if (!stat) throw new UserError(`data folder ${dir} does not exist.`);
   if (!stat.isDirectory()) throw new UserError(`data folder ${dir} is not a folder.`);
   const suffix = kind === 'images' ? 'idx3-ubyte' : 'idx1-ubyte';
@@ -82,8 +88,7 @@ function readFully(fd: number, into: Uint8Array, position: number, path: string)
 }
 
 function cannotRead(path: string, error: unknown): UserError {
-  const code = (error as NodeJS.ErrnoException).code ?? String(error);
-  return new UserError(`cannot read ${path} (${code}).`);
+  return new UserError(`cannot read ${path}: ${describeFsError(error)}.`);
 }
 
 /**

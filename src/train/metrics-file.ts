@@ -3,8 +3,8 @@
 
 import { existsSync, promises as fs } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { describeFsError, replaceFile } from '../checkpoint/store.js';
-import { UserError } from '../errors.js';
+import { replaceFile } from '../checkpoint/store.js';
+import { describeFsError, UserError } from '../errors.js';
 
 export const METRICS_FILE = 'metrics.jsonl';
 

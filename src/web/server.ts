@@ -64,6 +64,9 @@ function listenError(error: NodeJS.ErrnoException, host: string, port: number): 
     case 'ENOTFOUND':
     case 'EAI_AGAIN':
       return new UserError(`host ${host} cannot be resolved; pick another with --host.`);
+    case 'EINVAL':
+      // An IPv6 link-local address without its interface (fe80::1 rather than fe80::1%eth0), say.
+      return new UserError(`cannot listen on host ${host}: the system calls it invalid (an IPv6 link-local address needs its interface, as in fe80::1%eth0); pick another with --host.`);
     default:
       return error;
   }
