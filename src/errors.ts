@@ -15,7 +15,7 @@ export function refuseSpecialFile(stat: { isFile(): boolean; isDirectory(): bool
 
 /** A short human reason for a file-system error, without Node's code and syscall noise. */
 export function describeFsError(error: unknown): string {
-  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  const code = (error as { code?: unknown } | undefined)?.code;
   switch (code) {
     case 'EACCES':
     case 'EPERM':
