@@ -140,6 +140,30 @@ describe('interruptions', () => {
     expect(numbered).toContain(`epoch-${String(until).padStart(4, '0')}.safetensors`);
   }, 60_000);
 
+  it('a signal while the run is still setting up is not lost: it ends the run cleanly, and no lock is left', async () => {
+    const data = smallMnistFolder(2000, 300);
+    for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+      const out = join(tempDir(), 'run');
+      // A wide model: setting it up takes long enough to be signalled in the middle of it.
+      const child = startCli(['train', '--data', data, '--out', out, '--hidden', '20000', '--epochs', '1', '--threads', '1']);
+      let stderr = '';
+      child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
+      const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+      while (!existsSync(join(out, '.nnfs-run.lock'))) await new Promise((wait) => setTimeout(wait, 1));
+      child.kill(signal);
+      expect(await exited).toBe(130);
+      expect(hasStackTrace(stderr)).toBe(false);
+      // Caught before the first step, or, the thread being busy setting up until then, at it.
+      if (existsSync(out)) {
+        expect(stderr).toMatch(/interrupted at epoch 1, step \d+; continue with:/);
+        expect(readdirSync(out)).toContain('last.safetensors');
+        expect(readdirSync(out)).not.toContain('.nnfs-run.lock');
+      } else {
+        expect(stderr).toBe('\ninterrupted before training began; nothing was saved.\n');
+      }
+    }
+  }, 60_000);
+
   /** Trains with `head -1` reading its stdout: the first line read, then the pipe closed. */
   async function trainIntoHead(data: string, out: string, epochs: number): Promise<{ code: number | null; stderr: string }> {
     const child = startCli(['train', '--data', data, '--out', out, '--epochs', String(epochs), '--threads', '2']);

@@ -69,6 +69,20 @@ async function trainOrResume(options: TrainingRunOptions): Promise<number> {
   const made: string[] = [];
   let unlock: (() => void) | undefined;
   let removeOrphanMetrics = () => {};
+  // Ctrl-C before the first step (loading, locking, setting up): nothing to save, so leave
+  // nothing behind, say so, and quit. runSession takes over the signals once training starts.
+  const interruptedEarly = () => {
+    unlock?.();
+    removeEmptyFolders(made);
+    process.stderr.write('\ninterrupted before training began; nothing was saved.\n');
+    process.exit(INTERRUPTED_EXIT_CODE);
+  };
+  // One listener throughout, its behaviour switched: removing the last listener for a while
+  // would lose a signal that came while the thread was busy, or let it kill the process.
+  let onSignal: () => void = interruptedEarly;
+  const signalled = () => onSignal();
+  process.on('SIGINT', signalled);
+  process.on('SIGTERM', signalled);
   try {
     const data = options.loadData();
     const outDir = options.outDir ?? newRunFolder();
@@ -96,8 +110,10 @@ async function trainOrResume(options: TrainingRunOptions): Promise<number> {
     const sizes = layerSizes(config, data.train.inputSize, data.train.classes).join('-');
     const verb = options.resume ? `resuming epoch ${options.resume.position.epoch + 1}${options.resume.position.step ? ` at step ${options.resume.position.step}` : ''} of` : 'training';
     info(options, `${verb} ${sizes} (${config.optimizer}, lr ${config.lr}, batch ${config.batchSize}) on ${data.train.count} image${data.train.count === 1 ? '' : 's'} with ${plan.description} -> ${outDir}`);
-    return await runSession(options, session, reporter, outDir, removeOrphanMetrics);
+    return await runSession(options, session, reporter, outDir, removeOrphanMetrics, (handler) => (onSignal = handler));
   } finally {
+    process.off('SIGINT', signalled);
+    process.off('SIGTERM', signalled);
     await pool.destroy(); // the session closed it already, if there was one: a second destroy is a no-op
     removeOrphanMetrics();
     unlock?.();
@@ -106,7 +122,10 @@ async function trainOrResume(options: TrainingRunOptions): Promise<number> {
 }
 
 /** Runs the session, stopping it cleanly on Ctrl-C, SIGTERM or a closed stdout; says how it ended. */
-async function runSession(options: TrainingRunOptions, session: Session, reporter: Reporter, outDir: string, removeOrphanMetrics: () => void): Promise<number> {
+async function runSession(
+  options: TrainingRunOptions, session: Session, reporter: Reporter, outDir: string, removeOrphanMetrics: () => void,
+  handleSignals: (handler: () => void) => void,
+): Promise<number> {
   let signals = 0;
   const onSignal = () => {
     signals++;
@@ -122,8 +141,7 @@ async function runSession(options: TrainingRunOptions, session: Session, reporte
     process.stderr.write('\nfinishing the current step and saving a checkpoint (Ctrl-C again to quit at once)…\n');
     session.requestStop();
   };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  handleSignals(onSignal);
   // Nobody can read the epoch lines any more (`nnfs train | head -3`): stop as for Ctrl-C, saved and resumable.
   const stopWatchingStdout = onStdoutClosed((reason) => {
     process.stderr.write(`\n${reason}: finishing the current step and saving a checkpoint…\n`);
@@ -148,8 +166,8 @@ async function runSession(options: TrainingRunOptions, session: Session, reporte
     }
     return 0;
   } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    // Everything is saved by now: a signal while the workers shut down just quits.
+    handleSignals(() => process.exit(INTERRUPTED_EXIT_CODE));
     stopWatchingStdout();
     await session.close();
   }
