@@ -125,6 +125,14 @@ describe('round trip', () => {
     expect(bits((await loadCheckpoint(dir)).params)).toEqual(bits(c.params));
   });
 
+  it('keeps last.safetensors a file of its own: writing over it in place leaves the numbered checkpoint whole', async () => {
+    const file = await saveCheckpoint(dir, checkpointName(1, 0), makeCheckpoint());
+    const saved = await fs.readFile(file);
+    expect((await fs.readFile(path.join(dir, LAST_NAME))).equals(saved)).toBe(true);
+    await fs.writeFile(path.join(dir, LAST_NAME), 'written over in place, as cp does'); // opens the same inode with O_TRUNC
+    expect((await fs.readFile(file)).equals(saved)).toBe(true);
+  });
+
   it('encodes deterministically', () => {
     expect(Buffer.from(encodeCheckpoint(makeCheckpoint())).equals(Buffer.from(encodeCheckpoint(makeCheckpoint())))).toBe(true);
   });

@@ -114,17 +114,15 @@ async function syncDir(dir: string): Promise<void> {
   }
 }
 
-/** Points last.safetensors at `finalPath`'s content atomically: hard link under a temp name, then rename over. */
-async function updateLast(dir: string, finalPath: string, bytes: Uint8Array): Promise<void> {
-  let temp: string | undefined = tempName(dir, LAST_NAME);
+/**
+ * Makes last.safetensors hold `bytes` atomically: a copy of its own, written the careful way
+ * and renamed over. Not a hard link to the numbered file: a tool that writes over
+ * last.safetensors in place (`cp`, a Python save) would then change that checkpoint too.
+ */
+async function updateLast(dir: string, bytes: Uint8Array): Promise<void> {
+  let temp: string | undefined;
   try {
-    try {
-      await fs.link(finalPath, temp);
-    } catch {
-      // File systems without hard links: a full second copy, written the same careful way.
-      temp = undefined;
-      temp = await writeTemp(dir, LAST_NAME, bytes);
-    }
+    temp = await writeTemp(dir, LAST_NAME, bytes);
     await fs.rename(temp, path.join(dir, LAST_NAME));
   } catch (e) {
     if (temp !== undefined) await fs.rm(temp, { force: true }).catch(() => undefined);
@@ -178,7 +176,7 @@ export async function replaceFile(file: string, bytes: Uint8Array): Promise<void
 export async function saveCheckpoint(dir: string, fileName: string, c: Checkpoint, { createFolder = true } = {}): Promise<string> {
   const bytes = encodeCheckpoint(c);
   const finalPath = path.join(dir, fileName);
-  return writeAtomically(finalPath, bytes, fileName === LAST_NAME ? undefined : () => updateLast(dir, finalPath, bytes), true, createFolder);
+  return writeAtomically(finalPath, bytes, fileName === LAST_NAME ? undefined : () => updateLast(dir, bytes), true, createFolder);
 }
 
 /** writeCheckpointFile's refusal: `file` exists, and it never replaces a file. */
