@@ -98,7 +98,7 @@ describe('earlier runs', () => {
     expect(readdirSync(join(cwd, 'checkpoints', made))).toContain('last.safetensors');
   }, 30_000);
 
-  it('resume of a numbered checkpoint of another run, or of one with later checkpoints beside it, is refused', () => {
+  it('resume of a checkpoint of another run than the one beside it, or of one with later checkpoints beside it, is refused', () => {
     const { cwd, a, b } = twoRuns(3);
     const before = snapshot(a);
     // Going on from epoch 2 in place would interleave a second history with epoch 3's.
@@ -108,6 +108,10 @@ describe('earlier runs', () => {
     copyFileSync(join(a, 'last.safetensors'), join(mixed, 'last.safetensors'));
     copyFileSync(join(b, 'epoch-0001.safetensors'), join(mixed, 'epoch-0001.safetensors'));
     refused(runCli(['resume', '--checkpoint', join(mixed, 'epoch-0001.safetensors'), '--data', data, '--epochs', '2']), /belongs to another run than .*last\.safetensors/);
+    // The other way round: another run's last.safetensors among this run's numbered checkpoints.
+    const mixedAgain = snapshot(mixed);
+    refused(runCli(['resume', '--checkpoint', mixed, '--data', data, '--epochs', '4']), /last\.safetensors belongs to another run than .*epoch-0001\.safetensors beside it; copy it to a folder of its own/);
+    expect(snapshot(mixed)).toEqual(mixedAgain);
     expect(snapshot(a)).toEqual(before);
   }, 30_000);
 

@@ -86,8 +86,8 @@ export async function handler(args: ResumeArgs): Promise<void> {
 /**
  * Where the resumed epochs write their checkpoints and metrics. A run's own checkpoint (a
  * run folder, its last.safetensors or a numbered one) goes on in its folder, unless that
- * would write over another history: the folder's last.safetensors being another run, or
- * checkpoints there after this one (resumed in place, the two histories would interleave
+ * would write over another history: the folder's last.safetensors and its numbered
+ * checkpoints being different runs, or checkpoints there after a numbered one (resumed in place, the two histories would interleave
  * in its files and its metrics.jsonl). Any other file (the shipped model, an import, a
  * copy) starts a run folder of its own under checkpoints/: undefined.
  */
@@ -95,7 +95,14 @@ async function resumeFolder(given: string, checkpoint: Checkpoint): Promise<stri
   const file = await resolveCheckpointFile(given);
   const dir = dirname(file);
   const name = basename(file);
-  if (name === LAST_NAME) return dir;
+  if (name === LAST_NAME) {
+    // last.safetensors copied in from elsewhere: going on here would write over this folder's own run.
+    const newest = (await listCheckpoints(dir)).at(-1);
+    if (newest && !sameRun(await loadCheckpoint(newest.path), checkpoint)) {
+      throw new UserError(`${file} belongs to another run than ${newest.path} beside it; copy it to a folder of its own to resume it.`);
+    }
+    return dir;
+  }
   if (!parseCheckpointName(name)) return undefined;
   const lastFile = join(dir, LAST_NAME);
   if (existsSync(lastFile) && !sameRun(await loadCheckpoint(lastFile), checkpoint)) {
