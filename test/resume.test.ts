@@ -6,7 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { appendFileSync, existsSync, linkSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadCheckpoint } from '../src/checkpoint/store.js';
+import { loadCheckpoint, writeCheckpointFile } from '../src/checkpoint/store.js';
 import { DEFAULTS, type TrainConfig } from '../src/config.js';
 import { Session, type EpochMetrics, type Reporter } from '../src/train/session.js';
 import { CLI, firstSamples, hasStackTrace, realMnist, runCli, smallMnistFolder, startCli, tempDir } from './helpers.js';
@@ -234,5 +234,25 @@ describe('refusals', () => {
     expect(foreign.status).not.toBe(0);
     expect(foreign.stderr).toMatch(/trained on other data/);
     expect(hasStackTrace(foreign.stderr)).toBe(false);
+  }, 60_000);
+
+  it('a checkpoint whose position no run reaches (a digit of its metadata changed) is refused, not resumed', async () => {
+    const data = smallMnistFolder(600, 100);
+    const out = join(tempDir(), 'run');
+    expect(runCli(['train', '--data', data, '--out', out, '--epochs', '1']).status).toBe(0);
+    const saved = await loadCheckpoint(join(out, 'last.safetensors'));
+    // Metadata has no checksum, only the tensors do: these re-encode as a flipped byte would read.
+    const changes = [{ step: 1 }, { globalStep: 20 }, { partialSamples: 7 }, { partialLossSum: 0.5 }];
+    for (const change of changes) {
+      const file = join(tempDir(), 'changed.safetensors');
+      await writeCheckpointFile(file, { ...saved, position: { ...saved.position, ...change } });
+      const result = runCli(['resume', '--checkpoint', file, '--data', data, '--epochs', '2'], { cwd: tempDir() });
+      expect(result.status).toBe(1);
+      expect(result.stderr).toMatch(/^nnfs: .*changed\.safetensors is damaged: its position \(epoch 1, step \d+, global step \d+, \d+ samples and a loss sum of [\d.]+ into the epoch\) is not one a run of 19 steps an epoch reaches\.\n$/);
+    }
+    // Unchanged, the same file resumes.
+    const file = join(tempDir(), 'unchanged.safetensors');
+    await writeCheckpointFile(file, saved);
+    expect(runCli(['resume', '--checkpoint', file, '--data', data, '--epochs', '2'], { cwd: tempDir() }).status).toBe(0);
   }, 60_000);
 });

@@ -4,11 +4,12 @@ import { existsSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import type { Argv } from 'yargs';
 import { LAST_NAME, listCheckpoints, loadCheckpoint, parseCheckpointName, resolveCheckpointFile } from '../checkpoint/store.js';
-import type { Checkpoint } from '../checkpoint/types.js';
-import { layerSizes, validateConfig } from '../config.js';
+import type { Checkpoint, RunPosition } from '../checkpoint/types.js';
+import { layerSizes, validateConfig, type TrainConfig } from '../config.js';
 import { UserError } from '../errors.js';
 import { loadMnist } from '../data/mnist.js';
 import { optimizerStateNames } from '../train/optimizer.js';
+import { stepGeometry } from '../train/protocol.js';
 import { dataOption, integer, jsonOption, keepOption, path, saveEveryStepsOption, threadsOption } from './flags.js';
 import { runTraining } from './training-run.js';
 
@@ -66,6 +67,7 @@ export async function handler(args: ResumeArgs): Promise<void> {
     if (sizes.join(',') !== checkpoint.sizes.join(',')) {
       throw new UserError(`${args.checkpoint} is a ${checkpoint.sizes.join('-')} model but the data needs ${sizes.join('-')}.`);
     }
+    assertPositionFits(args.checkpoint, checkpoint.position, config, data.train.count);
     return data;
   };
   await runTraining({
@@ -134,4 +136,18 @@ async function assertNotMovedOn(given: string, checkpoint: Checkpoint): Promise<
 function sameRun(a: Checkpoint, b: Checkpoint): boolean {
   const recipe = (c: Checkpoint) => JSON.stringify(Object.entries({ ...c.config, epochs: 0 }).sort(([x], [y]) => x.localeCompare(y)));
   return a.dataFingerprint === b.dataFingerprint && a.sizes.join() === b.sizes.join() && recipe(a) === recipe(b);
+}
+
+/**
+ * Refuses a position this run could not have reached (its tensors have a checksum, its
+ * metadata has none): a flipped digit in `step` would otherwise resume a different run, or
+ * one with a 0-sample epoch, without a word.
+ */
+function assertPositionFits(given: string, p: RunPosition, config: TrainConfig, samples: number): void {
+  const steps = stepGeometry(config, samples).stepsPerEpoch;
+  const fits = p.step < steps && p.globalStep === p.epoch * steps + p.step && p.partialSamples === p.step * config.batchSize
+    && p.partialLossSum >= 0 && (p.step > 0 || p.partialLossSum === 0);
+  if (!fits) {
+    throw new UserError(`${given} is damaged: its position (epoch ${p.epoch}, step ${p.step}, global step ${p.globalStep}, ${p.partialSamples} samples and a loss sum of ${p.partialLossSum} into the epoch) is not one a run of ${steps} steps an epoch reaches.`);
+  }
 }
