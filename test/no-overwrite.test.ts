@@ -3,7 +3,7 @@
 // odd things where a run keeps its files (a pipe, an unusable folder) get a sentence, not a hang.
 
 import { spawn, spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CLI, hasStackTrace, runCli, smallMnistFolder, tempDir } from './helpers.js';
@@ -149,6 +149,27 @@ describe('a first save that fails', () => {
     refused(limited as ReturnType<typeof runCli>, /^nnfs: cannot save checkpoint .*epoch-0001\.safetensors: .+\.$/m);
     expect(readdirSync(parent)).toEqual([]);
   }, 30_000);
+});
+
+describe('a later save that fails', () => {
+  it('stops the run within the next epoch, before that epoch has a metrics line', async () => {
+    const run = join(tempDir(), 'run');
+    const child = spawn(process.execPath, [CLI, 'train', '--data', data, '--out', run, '--epochs', '400', '--threads', '1'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+    while (!existsSync(join(run, 'last.safetensors'))) await new Promise((wait) => setTimeout(wait, 2));
+    // A folder where last.safetensors goes: every save from now on fails.
+    rmSync(join(run, 'last.safetensors'));
+    mkdirSync(join(run, 'last.safetensors'));
+    expect(await exited).toBe(1);
+    expect(stderr).toMatch(/^nnfs: cannot save checkpoint .*last\.safetensors: it is a folder\.\n$/);
+    const saved = readdirSync(run).filter((name) => name.startsWith('epoch-')).length;
+    const lines = readFileSync(join(run, 'metrics.jsonl'), 'utf8').trim().split('\n').length;
+    // Epoch k's save wrote its numbered file, then failed at last.safetensors; epoch k + 1,
+    // training meanwhile, stopped at its next step, without a line.
+    expect(lines).toBe(saved);
+  }, 60_000);
 });
 
 describe('one run per folder at a time', () => {

@@ -115,7 +115,7 @@ export class Session {
           position.globalStep += reached - position.step;
           position.step = reached;
           // A stop at the epoch's last step falls through to the normal end of the epoch below.
-          if (reached < steps && (this.stopRequested || reached === target)) {
+          if (reached < steps && (this.stopRequested || this.saveFailed || reached === target)) {
             await this.flushSave();
             checkpoint = await this.save(position);
             if (this.stopRequested) return { status: 'interrupted', checkpoint, position, metrics };
@@ -135,15 +135,20 @@ export class Session {
           seconds,
           samplesPerSecond: (run.train.count - (this.options.resume && metrics.length === 0 ? this.options.resume.position.partialSamples : 0)) / seconds,
         };
+        // The last epoch's save first: if it failed, the run ends here, with no line for this epoch.
+        checkpoint = (await this.flushSave()) ?? checkpoint;
         await this.inRunFolder(() => appendMetrics(outDir, line));
         Object.assign(position, { epoch: position.epoch + 1, step: 0, partialLossSum: 0, partialSamples: 0 });
         // Report first: the result is known now, and saving (hashing, fsync) takes a while.
         metrics.push(line);
         reporter.epochEnd(line);
-        checkpoint = (await this.flushSave()) ?? checkpoint;
         // The next epoch trains while this checkpoint is written (save() snapshots the weights first).
         this.pendingSave = this.save(position, true);
-        this.pendingSave.catch(() => undefined); // awaited (and its error raised) by flushSave
+        // Its error is raised by flushSave; a failed save also stops the epoch at its next step.
+        this.pendingSave.catch(() => {
+          this.saveFailed = true;
+          this.coordinator.requestStop();
+        });
         if (this.stopRequested && position.epoch < config.epochs) return { status: 'interrupted', checkpoint: await this.flushSave(), position, metrics };
       }
       return { status: 'finished', checkpoint: (await this.flushSave()) ?? checkpoint, position, metrics };
@@ -168,6 +173,8 @@ export class Session {
 
   /** The checkpoint being written while the next epoch trains, if any. */
   private pendingSave?: Promise<string>;
+  /** That save failed: the epoch stops at its next step and flushSave raises the error. */
+  private saveFailed = false;
 
   /** Waits for the pending save (one at a time, in order) and returns its file. */
   private async flushSave(): Promise<string | undefined> {
