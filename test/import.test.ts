@@ -75,6 +75,10 @@ describe('nnfs import --from-dat', () => {
     expect(unwritable.status).not.toBe(0);
     expect(hasStackTrace(unwritable.stderr)).toBe(false);
     expect(unwritable.stderr.trim()).toMatch(/^nnfs: cannot save checkpoint .*x\.safetensors: .+\.$/);
+    const folder = join(tempDir(), 'models/');
+    const named = runCli(['import', '--from-dat', datFolder(), '--out', folder]);
+    expect(named.status).toBe(1);
+    expect(named.stderr).toBe(`nnfs: --out ${folder} names a folder; give the file to write, such as ${folder}original.safetensors.\n`);
   });
 
   it('a write that fails leaves none of the folders it made for --out behind', () => {

@@ -2,14 +2,16 @@
 // nnfs checkpoint, so its trained model can be used with predict, evaluate and resume.
 
 import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import type { Argv } from 'yargs';
 import { readDatWeights } from '../checkpoint/dat-import.js';
-import { FileExistsError, writeCheckpointFile } from '../checkpoint/store.js';
+import { FileExistsError, removeUnfinishedSaves, writeCheckpointFile } from '../checkpoint/store.js';
 import type { Checkpoint } from '../checkpoint/types.js';
 import { DEFAULTS, ORIGINAL_RECIPE, validateConfig } from '../config.js';
 import { loadMnist } from '../data/mnist.js';
 import { UserError } from '../errors.js';
 import { path } from './flags.js';
+import { INTERRUPTED_EXIT_CODE } from './training-run.js';
 
 export const command = 'import';
 export const describe = "convert the original project's weight files (W1.dat, b1.dat, W2.dat, b2.dat) into an nnfs checkpoint";
@@ -30,6 +32,7 @@ export async function handler(args: ImportArgs): Promise<void> {
   // A checkpoint there may be a trained model: import never replaces one. Checked first to
   // spare the reading, and again by the write itself, in case the file appears meanwhile.
   if (existsSync(args.out)) throw alreadyExists(args.out);
+  if (/[/\\]$/.test(args.out)) throw new UserError(`--out ${args.out} names a folder; give the file to write, such as ${join(args.out, 'original.safetensors')}.`);
   const { sizes, params } = readDatWeights(args.fromDat);
   const checkpoint: Checkpoint = {
     // The recipe the original trained with (200 epochs of per-sample SGD), so the file says how the weights came about.
@@ -41,8 +44,19 @@ export async function handler(args: ImportArgs): Promise<void> {
     params,
     optimizerState: {},
   };
+  // Ctrl-C while the file is written: its temporary file goes too, and nothing is left.
+  const interrupted = () => {
+    removeUnfinishedSaves(dirname(args.out));
+    process.stderr.write(existsSync(args.out) ? `\ninterrupted once ${args.out} was written whole.\n` : '\ninterrupted; nothing was written.\n');
+    process.exit(INTERRUPTED_EXIT_CODE);
+  };
+  process.on('SIGINT', interrupted);
+  process.on('SIGTERM', interrupted);
   const file = await writeCheckpointFile(args.out, checkpoint).catch((e: unknown) => {
     throw e instanceof FileExistsError ? alreadyExists(args.out) : e;
+  }).finally(() => {
+    process.off('SIGINT', interrupted);
+    process.off('SIGTERM', interrupted);
   });
   process.stdout.write(`wrote ${file}: the original's ${sizes.join('-')} weights from ${args.fromDat}\n`);
 }
