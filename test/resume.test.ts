@@ -164,6 +164,20 @@ describe('interruptions', () => {
     }
   }, 60_000);
 
+  it('a stop asked for before the first step (Ctrl-C during start-up) stops after one step, with a checkpoint', async () => {
+    const out = tempDir();
+    const s = new Session({ config, threads: 2, outDir: out, data: smallData(), reporter: quiet });
+    try {
+      s.requestStop();
+      const result = await s.run();
+      expect(result.status).toBe('interrupted');
+      expect(result.position).toMatchObject({ epoch: 0, step: 1, globalStep: 1 });
+      expect((await loadCheckpoint(join(out, 'last.safetensors'))).position.step).toBe(1);
+    } finally {
+      await s.close();
+    }
+  }, 60_000);
+
   /** Trains with `head -1` reading its stdout: the first line read, then the pipe closed. */
   async function trainIntoHead(data: string, out: string, epochs: number): Promise<{ code: number | null; stderr: string }> {
     const child = startCli(['train', '--data', data, '--out', out, '--epochs', String(epochs), '--threads', '2']);

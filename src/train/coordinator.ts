@@ -87,7 +87,8 @@ export class Coordinator {
    */
   async trainSteps(epoch: number, from: number, to: number, stepsBeforeEpoch: number): Promise<number> {
     const c = this.run.control;
-    Atomics.store(c, Control.STOP, 0);
+    // A stop asked for between segments (Ctrl-C while the run starts up) holds for this one.
+    Atomics.store(c, Control.STOP, this.stopRequested ? 1 : 0);
     Atomics.store(c, Control.FAILED, Failure.NONE);
     Atomics.store(c, Control.DONE, 0);
     Atomics.store(c, Control.STEP, from);
@@ -113,8 +114,11 @@ export class Coordinator {
     return Atomics.load(c, Control.STEP);
   }
 
-  /** Asks the workers to finish the current step and end the segment there. */
+  private stopRequested = false;
+
+  /** Asks the workers to finish the current step and end the segment there; later segments stop after their first step. */
   requestStop(): void {
+    this.stopRequested = true;
     Atomics.store(this.run.control, Control.STOP, 1);
   }
 
