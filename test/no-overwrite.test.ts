@@ -115,6 +115,18 @@ describe('earlier runs', () => {
     expect(snapshot(a)).toEqual(before);
   }, 30_000);
 
+  it('a damaged numbered checkpoint beside last.safetensors does not stop the run from going on', () => {
+    const run = join(tempDir(), 'run');
+    expect(runCli(['train', '--data', data, '--out', run, '--epochs', '2']).status).toBe(0);
+    const numbered = join(run, 'epoch-0002.safetensors');
+    const bytes = readFileSync(numbered);
+    bytes.fill(0, bytes.length - 64); // the end of its tensors: its checksum no longer matches
+    writeFileSync(numbered, bytes);
+    const resumed = runCli(['resume', '--checkpoint', run, '--data', data, '--epochs', '3']);
+    expect(resumed.stderr).toBe('');
+    expect(resumed.status).toBe(0);
+  }, 30_000);
+
   it('resume of a run that already has its epochs says so in one line, before anything else', () => {
     const run = join(tempDir(), 'run');
     expect(runCli(['train', '--data', data, '--out', run, '--epochs', '1']).status).toBe(0);
@@ -159,9 +171,17 @@ describe('a later save that fails', () => {
     child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
     const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
     while (!existsSync(join(run, 'last.safetensors'))) await new Promise((wait) => setTimeout(wait, 2));
-    // A folder where last.safetensors goes: every save from now on fails.
-    rmSync(join(run, 'last.safetensors'));
-    mkdirSync(join(run, 'last.safetensors'));
+    // A folder where last.safetensors goes: every save from now on fails. (A save may put
+    // the file back between the two calls: then again.)
+    for (;;) {
+      rmSync(join(run, 'last.safetensors'), { force: true });
+      try {
+        mkdirSync(join(run, 'last.safetensors'));
+        break;
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      }
+    }
     expect(await exited).toBe(1);
     expect(stderr).toMatch(/^nnfs: cannot save checkpoint .*last\.safetensors: it is a folder\.\n$/);
     const saved = readdirSync(run).filter((name) => name.startsWith('epoch-')).length;

@@ -140,28 +140,40 @@ describe('interruptions', () => {
     expect(numbered).toContain(`epoch-${String(until).padStart(4, '0')}.safetensors`);
   }, 60_000);
 
-  it('a signal while the run is still setting up is not lost: it ends the run cleanly, and no lock is left', async () => {
+  /** Starts the CLI, sends `signal` the moment the run folder's lock appears, and waits for the exit. */
+  async function signalAtLock(args: string[], lock: string, signal: NodeJS.Signals): Promise<{ code: number | null; stderr: string }> {
+    const child = startCli(args);
+    let stderr = '';
+    child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+    while (!existsSync(lock)) await new Promise((wait) => setTimeout(wait, 1));
+    child.kill(signal);
+    return { code: await exited, stderr };
+  }
+
+  it('a signal while train sets up is not lost: the run stops at its first step, saved, and leaves no lock', async () => {
     const data = smallMnistFolder(2000, 300);
     for (const signal of ['SIGINT', 'SIGTERM'] as const) {
       const out = join(tempDir(), 'run');
       // A wide model: setting it up takes long enough to be signalled in the middle of it.
-      const child = startCli(['train', '--data', data, '--out', out, '--hidden', '20000', '--epochs', '1', '--threads', '1']);
-      let stderr = '';
-      child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
-      const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
-      while (!existsSync(join(out, '.nnfs-run.lock'))) await new Promise((wait) => setTimeout(wait, 1));
-      child.kill(signal);
-      expect(await exited).toBe(130);
-      expect(hasStackTrace(stderr)).toBe(false);
-      // Caught before the first step, or, the thread being busy setting up until then, at it.
-      if (existsSync(out)) {
-        expect(stderr).toMatch(/interrupted at epoch 1, step \d+; continue with:/);
-        expect(readdirSync(out)).toContain('last.safetensors');
-        expect(readdirSync(out)).not.toContain('.nnfs-run.lock');
-      } else {
-        expect(stderr).toBe('\ninterrupted before training began; nothing was saved.\n');
-      }
+      const { code, stderr } = await signalAtLock(['train', '--data', data, '--out', out, '--hidden', '8000', '--epochs', '1', '--threads', '1'], join(out, '.nnfs-run.lock'), signal);
+      expect(code).toBe(130);
+      expect(stderr).toMatch(/interrupted at epoch 1, step \d+; continue with:/);
+      expect(readdirSync(out)).toContain('last.safetensors');
+      expect(readdirSync(out)).not.toContain('.nnfs-run.lock');
     }
+  }, 60_000);
+
+  it('a signal while resume checks the run folder ends it at once: nothing saved, the folder as it was', async () => {
+    const data = smallMnistFolder(600, 100);
+    const out = join(tempDir(), 'run');
+    // Checkpoints of a wide model take a while to read back, which resume does once it holds the lock.
+    expect(runCli(['train', '--data', data, '--out', out, '--hidden', '8000', '--epochs', '1', '--threads', '1']).status).toBe(0);
+    const before = readdirSync(out).sort();
+    const { code, stderr } = await signalAtLock(['resume', '--checkpoint', out, '--data', data, '--epochs', '2', '--threads', '1'], join(out, '.nnfs-run.lock'), 'SIGINT');
+    expect(code).toBe(130);
+    expect(stderr).toBe('\ninterrupted before training began; nothing was saved.\n');
+    expect(readdirSync(out).sort()).toEqual(before);
   }, 60_000);
 
   it('a stop asked for before the first step (Ctrl-C during start-up) stops after one step, with a checkpoint', async () => {

@@ -157,10 +157,14 @@ export function assertStillLocked(dir: string): void {
   let holder: Holder | undefined | null;
   try {
     holder = readHolder(join(dir, LOCK_NAME));
-  } catch {
-    holder = undefined;
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code !== 'ENOTDIR') throw new UserError(`cannot check this run's lock in ${dir}: ${describeFsError(e)}.`);
+    holder = undefined; // the folder's path now runs through a file
   }
-  if (holder?.pid !== process.pid) {
-    throw new UserError(`the run folder ${dir} was moved or deleted during training (its lock file ${LOCK_NAME} is gone), so the run stopped rather than start the folder again.`);
+  if (holder?.pid === process.pid) return;
+  if (holder) {
+    throw new UserError(`the run folder ${dir} was taken over by another run (process ${holder.pid}) during training, so this run stopped without writing there again.`);
   }
+  throw new UserError(`the run folder ${dir} was moved or deleted during training (its lock file ${LOCK_NAME} is gone), so the run stopped rather than start the folder again.`);
 }

@@ -100,7 +100,9 @@ async function resumeFolder(given: string, checkpoint: Checkpoint): Promise<stri
   if (name === LAST_NAME) {
     // last.safetensors copied in from elsewhere: going on here would write over this folder's own run.
     const newest = (await listCheckpoints(dir)).at(-1);
-    if (newest && !sameRun(await loadCheckpoint(newest.path), checkpoint)) {
+    // A damaged neighbour says nothing about whose run this is: it does not stand in the way.
+    const neighbour = newest && (await loadCheckpoint(newest.path).catch(() => undefined));
+    if (newest && neighbour && !sameRun(neighbour, checkpoint)) {
       throw new UserError(`${file} belongs to another run than ${newest.path} beside it; copy it to a folder of its own to resume it.`);
     }
     return dir;

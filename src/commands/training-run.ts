@@ -69,14 +69,19 @@ async function trainOrResume(options: TrainingRunOptions): Promise<number> {
   const made: string[] = [];
   let unlock: (() => void) | undefined;
   let removeOrphanMetrics = () => {};
-  // Ctrl-C before the first step (loading, locking, setting up): nothing to save, so leave
-  // nothing behind, say so, and quit. runSession takes over the signals once training starts.
-  const interruptedEarly = () => {
+  // Quits now, as the finally below would clean up: for a signal outside the session.
+  const quit = (why: string) => {
+    process.stderr.write(why);
+    removeOrphanMetrics();
     unlock?.();
     removeEmptyFolders(made);
-    process.stderr.write('\ninterrupted before training began; nothing was saved.\n');
     process.exit(INTERRUPTED_EXIT_CODE);
   };
+  // A signal dispatched before the session runs: nothing to save, so leave nothing behind.
+  // (While setup runs synchronously, signals wait for the event loop, which the session's
+  // first wait gives them: so for `train` they reach the session; for `resume`, its check
+  // of the checkpoint's folder may come first.)
+  const interruptedEarly = () => quit('\ninterrupted before training began; nothing was saved.\n');
   // One listener throughout, its behaviour switched: removing the last listener for a while
   // would lose a signal that came while the thread was busy, or let it kill the process.
   let onSignal: () => void = interruptedEarly;
@@ -110,21 +115,24 @@ async function trainOrResume(options: TrainingRunOptions): Promise<number> {
     const sizes = layerSizes(config, data.train.inputSize, data.train.classes).join('-');
     const verb = options.resume ? `resuming epoch ${options.resume.position.epoch + 1}${options.resume.position.step ? ` at step ${options.resume.position.step}` : ''} of` : 'training';
     info(options, `${verb} ${sizes} (${config.optimizer}, lr ${config.lr}, batch ${config.batchSize}) on ${data.train.count} image${data.train.count === 1 ? '' : 's'} with ${plan.description} -> ${outDir}`);
-    return await runSession(options, session, reporter, outDir, removeOrphanMetrics, (handler) => (onSignal = handler));
+    const afterSession = () => quit('\nstopped while the workers shut down.\n');
+    return await runSession(options, session, reporter, outDir, removeOrphanMetrics, (handler) => (onSignal = handler ?? afterSession));
   } finally {
-    process.off('SIGINT', signalled);
-    process.off('SIGTERM', signalled);
     await pool.destroy(); // the session closed it already, if there was one: a second destroy is a no-op
     removeOrphanMetrics();
     unlock?.();
     removeEmptyFolders(made);
+    // Last: until here a signal still cleans up as above instead of killing the process.
+    process.off('SIGINT', signalled);
+    process.off('SIGTERM', signalled);
   }
 }
 
 /** Runs the session, stopping it cleanly on Ctrl-C, SIGTERM or a closed stdout; says how it ended. */
 async function runSession(
   options: TrainingRunOptions, session: Session, reporter: Reporter, outDir: string, removeOrphanMetrics: () => void,
-  handleSignals: (handler: () => void) => void,
+  /** Routes SIGINT and SIGTERM to `handler`; with none, back to the caller's quit-and-clean-up. */
+  handleSignals: (handler?: () => void) => void,
 ): Promise<number> {
   let signals = 0;
   const onSignal = () => {
@@ -167,7 +175,7 @@ async function runSession(
     return 0;
   } finally {
     // Everything is saved by now: a signal while the workers shut down just quits.
-    handleSignals(() => process.exit(INTERRUPTED_EXIT_CODE));
+    handleSignals();
     stopWatchingStdout();
     await session.close();
   }

@@ -135,7 +135,7 @@ export class Session {
           seconds,
           samplesPerSecond: (run.train.count - (this.options.resume && metrics.length === 0 ? this.options.resume.position.partialSamples : 0)) / seconds,
         };
-        // The last epoch's save first: if it failed, the run ends here, with no line for this epoch.
+        // The previous epoch's save first: if it failed, the run ends here, with no line for this epoch.
         checkpoint = (await this.flushSave()) ?? checkpoint;
         await this.inRunFolder(() => appendMetrics(outDir, line));
         Object.assign(position, { epoch: position.epoch + 1, step: 0, partialLossSum: 0, partialSamples: 0 });
