@@ -25,7 +25,7 @@ async function trainWeights(config: TrainConfig, threads: number, trainCount: nu
 
 describe('thread count does not change the result', () => {
   const recipes: [string, TrainConfig][] = [
-    ['adam, batch 64', { ...DEFAULTS, epochs: 2 }],
+    ['adam, batch 64 (four microbatches: four tasks at 3 and 8 threads, summed in the tree\'s upper levels)', { ...DEFAULTS, batchSize: 64, epochs: 2 }],
     ['momentum, batch 100 with a short last batch, two hidden layers', { ...DEFAULTS, optimizer: 'momentum', lr: 0.02, batchSize: 100, hidden: [24, 12], epochs: 1 }],
     // Six microbatches: three tasks of two at 2 threads, whose sums the update adds in place.
     ['adam, batch 96, the JS sparse kernel', { ...DEFAULTS, kernel: 'sparse', batchSize: 96, epochs: 1 }],

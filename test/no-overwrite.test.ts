@@ -133,6 +133,9 @@ describe('earlier runs', () => {
     const result = runCli(['resume', '--checkpoint', run, '--data', data, '--epochs', '1']);
     refused(result, /^nnfs: the checkpoint already has 1 of 1 epochs; pass a larger --epochs to continue\.$/m);
     expect(result.stdout).toBe('');
+    const two = join(tempDir(), 'two');
+    expect(runCli(['train', '--data', data, '--out', two, '--epochs', '2']).status).toBe(0);
+    refused(runCli(['resume', '--checkpoint', two, '--data', data, '--epochs', '1']), /^nnfs: the checkpoint already has 2 epochs, more than --epochs 1; pass a larger --epochs to continue\.$/m);
   }, 30_000);
 
   it('import --out an existing file is refused and leaves it alone', () => {

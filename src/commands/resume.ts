@@ -55,7 +55,10 @@ export async function handler(args: ResumeArgs): Promise<void> {
     throw new UserError(`${args.checkpoint} holds optimiser state [${foundState}] but ${config.optimizer} needs [${expectedState}].`);
   }
   if (checkpoint.position.epoch >= config.epochs) {
-    throw new UserError(`the checkpoint already has ${checkpoint.position.epoch} of ${config.epochs} epochs; pass a larger --epochs to continue.`);
+    const done = checkpoint.position.epoch;
+    throw new UserError(done === config.epochs
+      ? `the checkpoint already has ${done} of ${config.epochs} epochs; pass a larger --epochs to continue.`
+      : `the checkpoint already has ${done} epochs, more than --epochs ${config.epochs}; pass a larger --epochs to continue.`);
   }
   const outDir = await resumeFolder(args.checkpoint, checkpoint);
   const loadData = () => {
