@@ -272,6 +272,26 @@ describe.skipIf(!HAVE_CHROMIUM)(`nnfs serve in headless Chromium (${CHROMIUM})`,
     }
   });
 
+  it('draws a run of 70,000 epochs, skipping a line with an infinite loss', async () => {
+    const long = join(dir, 'long');
+    mkdirSync(long);
+    copyFileSync(checkpoint, join(long, 'last.safetensors'));
+    const lines = Array.from({ length: 70_000 }, (_, i) => JSON.stringify({ epoch: i + 1, trainLoss: 1 / (i + 2), testLoss: 1 / (i + 1.5), testAccuracy: 0.9 + i * 1e-6, seconds: 0.1, samplesPerSecond: 6e5 }));
+    lines[5] = lines[5].replace(/"testLoss":[^,]+/, '"testLoss":1e999');
+    writeFileSync(join(long, 'metrics.jsonl'), lines.join('\n') + '\n');
+    const other = await serve(long);
+    const second = await browser.newPage();
+    try {
+      await second.goto(other.url);
+      await second.waitForSelector('#charts svg');
+      expect(await second.getAttribute('#curves', 'data-points')).toBe('69999');
+      expect(await second.textContent('#curves-note')).toMatch(/^69999 epochs; last: test accuracy/);
+    } finally {
+      await second.close();
+      await other.stop();
+    }
+  });
+
   it('a missing checkpoint gets a clear message on the page', async () => {
     const missing = join(dir, 'missing.safetensors');
     const other = await serve(missing);

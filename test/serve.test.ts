@@ -259,6 +259,8 @@ describe('nnfs serve over HTTP (built CLI)', { timeout: 30_000 }, () => {
     const { code, stderr } = await serveFails(['--port', '70000']);
     expect(code).not.toBe(0);
     expect(stderr).toBe('nnfs: --port must be a whole number from 0 to 65535, got 70000.\n');
+    // A blank --host is no host, not every address (Node reads '' as "listen everywhere").
+    expect((await serveFails(['--host', ' '])).stderr).toBe('nnfs: --host needs a value.\n');
   });
 
   it('a missing checkpoint: the server still starts, says why on stderr, and the page gets the same sentence', async () => {
@@ -271,6 +273,24 @@ describe('nnfs serve over HTTP (built CLI)', { timeout: 30_000 }, () => {
       expect(model.status).toBe(503);
       expect(model.body.toString()).toBe(sentence);
       expect((await raw(s.url, 'GET', '/')).status).toBe(200);
+    } finally {
+      expect(await s.stop()).toBe(0);
+    }
+  });
+
+  it('a checkpoint that appears or changes while serving (a run saving there) is what the page gets next', async () => {
+    const folder = tempDir('nnfs-live-');
+    const s = await serve(['--checkpoint', folder]);
+    try {
+      expect((await raw(s.url, 'GET', '/model.safetensors')).status).toBe(503);
+      const first = await saveCheckpoint(folder, 'epoch-0001.safetensors', makeCheckpoint());
+      const served = await raw(s.url, 'GET', '/model.safetensors');
+      expect(served.status).toBe(200);
+      expect(served.body.equals(readFileSync(first))).toBe(true);
+      const later = { ...makeCheckpoint(), position: { epoch: 4, step: 0, globalStep: 3748, partialLossSum: 0, partialSamples: 0 } };
+      later.params = later.params.map((v) => v * 2);
+      const second = await saveCheckpoint(folder, 'epoch-0002.safetensors', later);
+      expect((await raw(s.url, 'GET', '/model.safetensors')).body.equals(readFileSync(second))).toBe(true);
     } finally {
       expect(await s.stop()).toBe(0);
     }

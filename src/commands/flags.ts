@@ -9,7 +9,8 @@ import { trainingThreads, type MicrobatchShape } from '../train/protocol.js';
 /** yargs gives an array when a flag is repeated; a flag given twice is a mistake, not a wish. */
 function single(name: string, raw: unknown): string {
   if (Array.isArray(raw)) throw new UserError(`--${name} was given more than once.`);
-  if (raw === undefined || raw === null || raw === '' || typeof raw === 'boolean') throw new UserError(`--${name} needs a value.`);
+  // Blank counts as missing: `--host ' '` would otherwise listen on every address.
+  if (raw === undefined || raw === null || typeof raw === 'boolean' || String(raw).trim() === '') throw new UserError(`--${name} needs a value.`);
   return String(raw).trim();
 }
 

@@ -83,7 +83,22 @@ async function readPageFiles(dir: string): Promise<Map<string, Reply>> {
 /** Far more than any run writes (about 150 bytes an epoch). */
 const MAX_METRICS_MB = 16;
 
-/** Loads everything once at start (page files, checkpoint), except metrics.jsonl, which a running training may still extend. */
+/**
+ * A reply made from a file that a training run may replace or extend while the page is
+ * open: made again only when the file's identity, size or time changes, and shared by
+ * every request meanwhile (200 requests for a 15 MB metrics.jsonl are one copy, not 200).
+ */
+function fromChangingFile(file: string, make: () => Promise<Reply>): Route {
+  let cached: { key: string; reply: Promise<Reply> } | undefined;
+  return async () => {
+    const stat = await fs.stat(file).catch(() => undefined);
+    const key = stat ? `${stat.dev}:${stat.ino}:${stat.size}:${stat.mtimeMs}` : 'absent';
+    if (cached?.key !== key) cached = { key, reply: make() };
+    return cached.reply;
+  };
+}
+
+/** Loads the page's files once; the checkpoint and its metrics.jsonl as a training run saves them. */
 export async function buildSite(options: SiteOptions): Promise<Site> {
   const page = await readPageFiles(options.pageDir);
   const checkpointFile = await resolveCheckpointFile(options.checkpoint);
@@ -93,13 +108,14 @@ export async function buildSite(options: SiteOptions): Promise<Site> {
   const routes = new Map<string, Route>();
   for (const [name, reply] of page) routes.set(`/${name}`, async () => reply);
   routes.set('/', async () => page.get('index.html')!);
-  routes.set('/model.safetensors', async () =>
-    'bytes' in model
-      ? { status: 200, type: 'application/octet-stream', body: model.bytes, noStore: true }
+  routes.set('/model.safetensors', fromChangingFile(checkpointFile, async () => {
+    const now = await loadModelBytes(checkpointFile);
+    return 'bytes' in now
+      ? { status: 200, type: 'application/octet-stream', body: now.bytes, noStore: true }
       : // 503 with the sentence as the body: the page shows it as it is.
-        text(503, model.error),
-  );
-  routes.set('/metrics.jsonl', async () => {
+        text(503, now.error);
+  }));
+  routes.set('/metrics.jsonl', fromChangingFile(metricsFile, async () => {
     // A pipe under that name would hang the reply, and a link to a device never end it.
     const stat = await fs.stat(metricsFile).catch(() => undefined);
     if (stat && (!stat.isFile() || stat.size > MAX_METRICS_MB * 2 ** 20)) return text(404, `${metricsFile} is not a metrics file (not a regular file, or over ${MAX_METRICS_MB} MB).`);
@@ -108,7 +124,7 @@ export async function buildSite(options: SiteOptions): Promise<Site> {
     } catch {
       return text(404, `no metrics.jsonl next to ${checkpointFile}.`);
     }
-  });
+  }));
   routes.set('/test-samples.json', async () => {
     const test = options.testSet;
     if (test instanceof Error) return text(404, test.message);

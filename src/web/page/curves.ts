@@ -46,9 +46,16 @@ function epochTicks(epochs: number[]): number[] {
 }
 
 function lineChart(title: string, epochs: number[], series: Series[], format: (v: number) => string): HTMLElement {
-  const all = series.flatMap((s) => s.values).filter(Number.isFinite);
-  let lo = Math.min(...all);
-  let hi = Math.max(...all);
+  // A loop, not Math.min(...values): spreading a long run's epochs overflows the stack.
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (const s of series) {
+    for (const v of s.values) {
+      if (!Number.isFinite(v)) continue;
+      lo = Math.min(lo, v);
+      hi = Math.max(hi, v);
+    }
+  }
   const pad = (hi - lo || Math.abs(hi) || 1) * 0.08;
   lo -= pad;
   hi += pad;
@@ -93,7 +100,7 @@ function parseMetrics(text: string): EpochLine[] {
   for (const raw of text.split('\n')) {
     try {
       const m = JSON.parse(raw) as Partial<EpochLine>;
-      if ([m.epoch, m.trainLoss, m.testLoss, m.testAccuracy].every((v) => typeof v === 'number')) lines.push(m as EpochLine);
+      if ([m.epoch, m.trainLoss, m.testLoss, m.testAccuracy].every((v) => typeof v === 'number' && Number.isFinite(v))) lines.push(m as EpochLine);
     } catch {
       // blank or partial line
     }
@@ -104,14 +111,16 @@ function parseMetrics(text: string): EpochLine[] {
 /** Fills `charts` and a one-line summary in `note`; hides the charts and explains why when the run has no metrics. */
 export async function showCurves(panel: HTMLElement, charts: HTMLElement, note: HTMLElement): Promise<void> {
   const response = await fetch('metrics.jsonl', { cache: 'no-store' });
-  const lines = response.ok ? parseMetrics(await response.text()) : [];
+  const body = await response.text();
+  const lines = response.ok ? parseMetrics(body) : [];
   panel.dataset.points = String(lines.length);
   if (lines.length === 0) {
     charts.hidden = true;
     note.hidden = false;
+    // Not ok: the server's one sentence says why (none beside the checkpoint, or not a metrics file).
     note.textContent = response.ok
       ? 'The run’s metrics.jsonl holds no finished epoch yet.'
-      : 'No training curves: this checkpoint has no metrics.jsonl beside it. Runs of `nnfs train` write one in their folder.';
+      : `No training curves: ${body} Runs of \`nnfs train\` write a metrics.jsonl in their folder.`;
     return;
   }
   const epochs = lines.map((l) => l.epoch);
