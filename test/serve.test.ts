@@ -88,6 +88,18 @@ function raw(url: string, method: string, path: string): Promise<{ status: numbe
   });
 }
 
+/** A GET of `path` naming `host` in its Host header, as a page on a rebound domain would. */
+function getAs(url: string, host: string, path: string): Promise<{ status: number; body: string }> {
+  const { hostname, port } = new URL(url);
+  return new Promise((done, fail) => {
+    request({ host: hostname, port, path, headers: { Host: host } }, (res) => {
+      let body = '';
+      res.on('data', (c: Buffer) => (body += c.toString()));
+      res.on('end', () => done({ status: res.statusCode ?? 0, body }));
+    }).on('error', fail).end();
+  });
+}
+
 /** Runs `nnfs serve` expecting it to fail; returns its exit code and stderr. */
 function serveFails(args: string[]): Promise<{ code: number | null; stderr: string }> {
   const proc = spawn(process.execPath, [CLI, 'serve', ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -216,6 +228,14 @@ describe('nnfs serve over HTTP (built CLI)', { timeout: 30_000 }, () => {
     expect(Number(head.headers['content-length'])).toBe(readFileSync(checkpoint).length);
   });
 
+  it('bound to this machine, answers only requests that name it (a rebound domain cannot read the model)', async () => {
+    const port = new URL(served.url).port;
+    for (const host of [`127.0.0.1:${port}`, `localhost:${port}`, `[::1]:${port}`]) expect((await getAs(served.url, host, '/model.safetensors')).status, host).toBe(200);
+    const rebound = await getAs(served.url, `evil.example:${port}`, '/model.safetensors');
+    expect(rebound.status).toBe(403);
+    expect(rebound.body).toBe("nnfs serve answers only to this machine's own names (localhost, 127.0.0.1, [::1]), not evil.example.\n");
+  });
+
   it('sends a same-origin content security policy', async () => {
     const res = await raw(served.url, 'GET', '/');
     expect(res.headers['content-security-policy']).toContain("script-src 'self'");
@@ -237,6 +257,8 @@ describe('nnfs serve over HTTP (built CLI)', { timeout: 30_000 }, () => {
     try {
       expect(s.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/$/);
       expect((await raw(s.url, 'GET', '/')).status).toBe(200);
+      // Opened to the network on purpose: other machines name it by whatever name they know.
+      expect((await getAs(s.url, 'nnfs-box.example', '/')).status).toBe(200);
     } finally {
       expect(await s.stop()).toBe(0);
     }

@@ -38,7 +38,28 @@ function send(req: IncomingMessage, res: ServerResponse, reply: Reply, extra: Re
   res.end(req.method === 'HEAD' ? undefined : body);
 }
 
-async function handle(site: Site, req: IncomingMessage, res: ServerResponse): Promise<void> {
+/** A loopback address (127.0.0.0/8, ::1), or a name for one: what a page on this machine uses. */
+function isLoopbackName(hostname: string): boolean {
+  return hostname === 'localhost' || hostname === '[::1]' || hostname === '::1' || /^127(\.\d{1,3}){3}$/.test(hostname);
+}
+
+/** The hostname a request's Host header names, or undefined when it has none or none that parses. */
+function hostnameOf(req: IncomingMessage): string | undefined {
+  try {
+    return req.headers.host === undefined ? undefined : new URL(`http://${req.headers.host}`).hostname;
+  } catch {
+    return undefined;
+  }
+}
+
+async function handle(site: Site, req: IncomingMessage, res: ServerResponse, loopbackOnly: boolean): Promise<void> {
+  // Bound to this machine only, a request naming another host comes from a web page that
+  // pointed its own domain at 127.0.0.1 (DNS rebinding): it must not read the model.
+  const hostname = hostnameOf(req);
+  if (loopbackOnly && hostname !== undefined && !isLoopbackName(hostname)) {
+    send(req, res, text(403, `nnfs serve answers only to this machine's own names (localhost, 127.0.0.1, [::1]), not ${hostname}.\n`));
+    return;
+  }
   if (req.method !== 'GET' && req.method !== 'HEAD') {
     send(req, res, text(405, 'nnfs serve is read-only: only GET and HEAD are allowed.\n'), { Allow: 'GET, HEAD' });
     return;
@@ -82,8 +103,10 @@ export interface Listening {
 
 /** Listens on host:port (0 = any free port) and serves `site` until the server is closed. */
 export function startServer(site: Site, host: string, port: number): Promise<Listening> {
+  // Set once listening, before any request can arrive.
+  let loopbackOnly = false;
   const server = createServer((req, res) => {
-    handle(site, req, res).catch((error: unknown) => {
+    handle(site, req, res, loopbackOnly).catch((error: unknown) => {
       // A route failing is a bug or a file vanishing mid-read; answer, and keep serving.
       process.stderr.write(`nnfs: error serving ${req.url}: ${error instanceof Error ? error.message : String(error)}\n`);
       if (!res.headersSent) send(req, res, text(500, 'internal error\n'));
@@ -94,6 +117,7 @@ export function startServer(site: Site, host: string, port: number): Promise<Lis
     server.once('error', (error: NodeJS.ErrnoException) => reject(listenError(error, host, port)));
     server.listen(port, host, () => {
       const address = server.address() as AddressInfo;
+      loopbackOnly = isLoopbackName(address.address);
       // Listening on every address (0.0.0.0, ::): the URL to open is this machine's own.
       const everyAddress = address.address === '0.0.0.0' || address.address === '::';
       const local = !everyAddress ? address.address : address.family === 'IPv6' ? '::1' : '127.0.0.1';
