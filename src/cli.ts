@@ -82,7 +82,10 @@ async function main(): Promise<void> {
     })
     .help()
     .alias('h', 'help')
-    .version(packageVersion());
+    .version(packageVersion())
+    // Help and the version end the way any command does, not by process.exit: a failed
+    // write of them (`nnfs --help > /dev/full`) then still gets its sentence and status 1.
+    .exitProcess(false);
   skipHelpRendering(parser);
   await parser.parseAsync();
 }

@@ -24,6 +24,14 @@ describe('help', () => {
     }
   });
 
+  it.skipIf(!existsSync('/dev/full'))('help and the version that cannot be written (stdout on a full disk) end in one sentence and status 1', () => {
+    for (const args of [['--help'], ['train', '--help'], ['--version']]) {
+      const full = spawnSync('sh', ['-c', '"$0" "$@" > /dev/full', process.execPath, CLI, ...args], { encoding: 'utf8' });
+      expect(full.status, args.join(' ')).toBe(1);
+      expect(full.stderr).toBe('nnfs: cannot write to standard output (ENOSPC: no space left on device, write).\n');
+    }
+  });
+
   it('the bundle lays out help with the widths yargs\' own string-width gives (src/build.mjs swaps it)', async () => {
     const fromYargs = createRequire(join(ROOT, 'node_modules', 'yargs', 'package.json'));
     const { default: stringWidth } = (await import(fromYargs.resolve('string-width'))) as { default: (text: string) => number };
