@@ -1,5 +1,8 @@
 // User-facing failures: one clear sentence for stderr, never a stack trace.
 
+/** Exit status for a command stopped by Ctrl-C or SIGTERM, as shells report a SIGINT death. */
+export const INTERRUPTED_EXIT_CODE = 130;
+
 /** An error caused by the user's input (a flag, a file, a checkpoint), not by a bug in nnfs. */
 export class UserError extends Error {
   override name = 'UserError';

@@ -114,27 +114,45 @@ async function syncDir(dir: string): Promise<void> {
   }
 }
 
+/** Writes `bytes` to a temp file beside `file` and renames it over `file`; the temp file goes if the rename fails. */
+async function writeAndRename(file: string, bytes: Uint8Array): Promise<void> {
+  const temp = await writeTemp(path.dirname(file), path.basename(file), bytes);
+  try {
+    await fs.rename(temp, file);
+  } catch (e) {
+    await fs.rm(temp, { force: true }).catch(() => undefined);
+    throw e;
+  }
+}
+
 /**
  * Makes last.safetensors hold `bytes` atomically: a copy of its own, written the careful way
  * and renamed over. Not a hard link to the numbered file: a tool that writes over
  * last.safetensors in place (`cp`, a Python save) would then change that checkpoint too.
  */
 async function updateLast(dir: string, bytes: Uint8Array): Promise<void> {
-  let temp: string | undefined;
+  const last = path.join(dir, LAST_NAME);
   try {
-    temp = await writeTemp(dir, LAST_NAME, bytes);
-    await fs.rename(temp, path.join(dir, LAST_NAME));
+    await writeAndRename(last, bytes);
   } catch (e) {
-    if (temp !== undefined) await fs.rm(temp, { force: true }).catch(() => undefined);
-    throw new UserError(`cannot save checkpoint ${path.join(dir, LAST_NAME)}: ${describeFsError(e)}.`, { cause: e });
+    throw new UserError(`cannot save checkpoint ${last}: ${describeFsError(e)}.`, { cause: e });
   }
+}
+
+interface WriteOptions {
+  /** Run between the rename and the folder's fsync (last.safetensors), so one fsync covers both. */
+  afterRename?: () => Promise<void>;
+  /** false: never replace an existing file (FileExistsError). */
+  replace?: boolean;
+  /** false: the folder must exist already (a run's own folder, which must not come back once gone). */
+  createFolder?: boolean;
 }
 
 /**
  * Writes `bytes` as exactly `file`: temp file, fsync, rename, then `afterRename`, then fsync
  * the folder. A crash at any instant leaves whatever `file` held before whole.
  */
-async function writeAtomically(file: string, bytes: Uint8Array, afterRename?: () => Promise<void>, replace = true, createFolder = true): Promise<string> {
+async function writeAtomically(file: string, bytes: Uint8Array, { afterRename, replace = true, createFolder = true }: WriteOptions = {}): Promise<string> {
   const dir = path.dirname(file);
   let temp: string | undefined;
   let made: string[] = [];
@@ -157,15 +175,8 @@ async function writeAtomically(file: string, bytes: Uint8Array, afterRename?: ()
 
 /** Replaces `file` with `bytes` so that a crash or a full disk leaves the old content whole; errors as they come. */
 export async function replaceFile(file: string, bytes: Uint8Array): Promise<void> {
-  const dir = path.dirname(file);
-  const temp = await writeTemp(dir, path.basename(file), bytes);
-  try {
-    await fs.rename(temp, file);
-  } catch (e) {
-    await fs.rm(temp, { force: true }).catch(() => undefined);
-    throw e;
-  }
-  await syncDir(dir);
+  await writeAndRename(file, bytes);
+  await syncDir(path.dirname(file));
 }
 
 /**
@@ -176,7 +187,7 @@ export async function replaceFile(file: string, bytes: Uint8Array): Promise<void
 export async function saveCheckpoint(dir: string, fileName: string, c: Checkpoint, { createFolder = true } = {}): Promise<string> {
   const bytes = encodeCheckpoint(c);
   const finalPath = path.join(dir, fileName);
-  return writeAtomically(finalPath, bytes, fileName === LAST_NAME ? undefined : () => updateLast(dir, bytes), true, createFolder);
+  return writeAtomically(finalPath, bytes, { afterRename: fileName === LAST_NAME ? undefined : () => updateLast(dir, bytes), createFolder });
 }
 
 /** writeCheckpointFile's refusal: `file` exists, and it never replaces a file. */
@@ -215,7 +226,7 @@ async function linkAsNew(temp: string, file: string): Promise<void> {
  * FileExistsError): for checkpoints that belong to no run folder, such as imported weights.
  */
 export async function writeCheckpointFile(file: string, c: Checkpoint): Promise<string> {
-  return writeAtomically(file, encodeCheckpoint(c), undefined, false);
+  return writeAtomically(file, encodeCheckpoint(c), { replace: false });
 }
 
 /** `file`, or its last.safetensors when it is a folder (a run folder names its newest checkpoint). */

@@ -38,7 +38,7 @@ export function positive(name: string) {
   return (raw: unknown): number => {
     const text = single(name, raw);
     const value = decimal(text);
-    if (text === '' || !Number.isFinite(value) || value <= 0) throw new UserError(`--${name} must be a positive number, got ${text}.`);
+    if (!Number.isFinite(value) || value <= 0) throw new UserError(`--${name} must be a positive number, got ${text}.`);
     return value;
   };
 }
@@ -48,7 +48,7 @@ export function fraction(name: string) {
   return (raw: unknown): number => {
     const text = single(name, raw);
     const value = decimal(text);
-    if (text === '' || !Number.isFinite(value) || value < 0 || value >= 1) throw new UserError(`--${name} must be a number from 0 up to (not including) 1, got ${text}.`);
+    if (!Number.isFinite(value) || value < 0 || value >= 1) throw new UserError(`--${name} must be a number from 0 up to (not including) 1, got ${text}.`);
     return value;
   };
 }

@@ -9,9 +9,8 @@ import { FileExistsError, removeUnfinishedSaves, writeCheckpointFile } from '../
 import type { Checkpoint } from '../checkpoint/types.js';
 import { DEFAULTS, ORIGINAL_RECIPE, validateConfig } from '../config.js';
 import { loadMnist } from '../data/mnist.js';
-import { UserError } from '../errors.js';
+import { INTERRUPTED_EXIT_CODE, UserError } from '../errors.js';
 import { path } from './flags.js';
-import { INTERRUPTED_EXIT_CODE } from './training-run.js';
 
 export const command = 'import';
 export const describe = "convert the original project's weight files (W1.dat, b1.dat, W2.dat, b2.dat) into an nnfs checkpoint";

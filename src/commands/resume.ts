@@ -92,9 +92,10 @@ export async function handler(args: ResumeArgs): Promise<void> {
  * Where the resumed epochs write their checkpoints and metrics. A run's own checkpoint (a
  * run folder, its last.safetensors or a numbered one) goes on in its folder, unless that
  * would write over another history: the folder's last.safetensors and its numbered
- * checkpoints being different runs, or checkpoints there after a numbered one (resumed in place, the two histories would interleave
- * in its files and its metrics.jsonl). Any other file (the shipped model, an import, a
- * copy) starts a run folder of its own under checkpoints/: undefined.
+ * checkpoints being different runs, or checkpoints there after a numbered one (resumed in
+ * place, the two histories would interleave in its files and its metrics.jsonl). Any other
+ * file (the shipped model, an import, a copy) starts a run folder of its own under
+ * checkpoints/: undefined.
  */
 async function resumeFolder(given: string, checkpoint: Checkpoint): Promise<string | undefined> {
   const file = await resolveCheckpointFile(given);

@@ -8,7 +8,7 @@ import { assertWritable, LAST_NAME, parseCheckpointName, removeEmptyFolders, rem
 import { assertStillLocked, lockRunFolder } from '../checkpoint/run-lock.js';
 import type { Checkpoint } from '../checkpoint/types.js';
 import { layerSizes, type TrainConfig } from '../config.js';
-import { describeFsError, UserError } from '../errors.js';
+import { describeFsError, INTERRUPTED_EXIT_CODE, UserError } from '../errors.js';
 import type { Mnist } from '../data/mnist.js';
 import { threadPlan } from './flags.js';
 import { BarReporter, JsonReporter, LineReporter } from '../report/progress.js';
@@ -37,9 +37,6 @@ export interface TrainingRunOptions {
   saveEverySteps: number;
   keep: number;
 }
-
-/** Exit status for a run stopped by Ctrl-C or SIGTERM, as shells report a SIGINT death. */
-export const INTERRUPTED_EXIT_CODE = 130;
 
 function chooseReporter(options: TrainingRunOptions, data: Mnist): Reporter {
   if (options.json) return new JsonReporter();

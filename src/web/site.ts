@@ -102,19 +102,19 @@ function fromChangingFile(file: string, make: () => Promise<Reply>): Route {
 export async function buildSite(options: SiteOptions): Promise<Site> {
   const page = await readPageFiles(options.pageDir);
   const checkpointFile = await resolveCheckpointFile(options.checkpoint);
-  const model = await loadModelBytes(checkpointFile);
   const metricsFile = metricsFileFor(checkpointFile);
 
   const routes = new Map<string, Route>();
   for (const [name, reply] of page) routes.set(`/${name}`, async () => reply);
   routes.set('/', async () => page.get('index.html')!);
-  routes.set('/model.safetensors', fromChangingFile(checkpointFile, async () => {
-    const now = await loadModelBytes(checkpointFile);
-    return 'bytes' in now
-      ? { status: 200, type: 'application/octet-stream', body: now.bytes, noStore: true }
+  const modelRoute = fromChangingFile(checkpointFile, async () => {
+    const model = await loadModelBytes(checkpointFile);
+    return 'bytes' in model
+      ? { status: 200, type: 'application/octet-stream', body: model.bytes, noStore: true }
       : // 503 with the sentence as the body: the page shows it as it is.
-        text(503, now.error);
-  }));
+        text(503, model.error);
+  });
+  routes.set('/model.safetensors', modelRoute);
   routes.set('/metrics.jsonl', fromChangingFile(metricsFile, async () => {
     // A pipe under that name would hang the reply, and a link to a device never end it.
     const stat = await fs.stat(metricsFile).catch(() => undefined);
@@ -130,5 +130,7 @@ export async function buildSite(options: SiteOptions): Promise<Site> {
     if (test instanceof Error) return text(404, test.message);
     return { status: 200, type: 'application/json', body: JSON.stringify(randomSamples(test)), noStore: true };
   });
-  return { checkpointFile, modelError: 'error' in model ? model.error : undefined, routes };
+  // Read once now, to say at start-up what is wrong with it; the route keeps what it read.
+  const first = await modelRoute();
+  return { checkpointFile, modelError: first.status === 503 ? String(first.body) : undefined, routes };
 }
