@@ -318,6 +318,23 @@ describe('nnfs serve over HTTP (built CLI)', { timeout: 30_000 }, () => {
     }
   });
 
+  it('a run folder named before its run made it is served, with its metrics, once the run saves there', async () => {
+    const folder = join(tempDir('nnfs-later-'), 'run');
+    const s = await serve(['--checkpoint', folder]);
+    try {
+      expect((await raw(s.url, 'GET', '/model.safetensors')).status).toBe(503);
+      expect((await raw(s.url, 'GET', '/metrics.jsonl')).status).toBe(404);
+      const saved = await saveCheckpoint(folder, 'epoch-0001.safetensors', makeCheckpoint());
+      writeFileSync(join(folder, 'metrics.jsonl'), '{"epoch":1}\n');
+      const served = await raw(s.url, 'GET', '/model.safetensors');
+      expect(served.status).toBe(200);
+      expect(served.body.equals(readFileSync(saved))).toBe(true);
+      expect((await raw(s.url, 'GET', '/metrics.jsonl')).body.toString()).toBe('{"epoch":1}\n');
+    } finally {
+      expect(await s.stop()).toBe(0);
+    }
+  });
+
   it('test digits that are not 28x28 are refused the same way: the page would misread them', async () => {
     const small = tempDir('nnfs-data-');
     writeFileSync(join(small, 't10k-images-idx3-ubyte'), idxBytes(0x803, [5, 16, 16], new Uint8Array(5 * 256).fill(90)));

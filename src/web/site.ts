@@ -3,7 +3,7 @@
 // is reachable, because requests are looked up in this table, never joined onto a folder.
 
 import { promises as fs } from 'node:fs';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { decodeCheckpoint } from '../checkpoint/format.js';
 import { readCheckpointBytes, resolveCheckpointFile } from '../checkpoint/store.js';
 import type { Dataset } from '../data/dataset.js';
@@ -42,7 +42,7 @@ export interface SiteOptions {
 }
 
 export interface Site {
-  /** The checkpoint file actually served (a folder resolves to its last.safetensors). */
+  /** The checkpoint file served at start-up (a folder resolves to its last.safetensors). */
   checkpointFile: string;
   /** Why the checkpoint cannot be shown, in one sentence; the page shows the same text. */
   modelError?: string;
@@ -85,15 +85,17 @@ const MAX_METRICS_MB = 16;
 
 /**
  * A reply made from a file that a training run may replace or extend while the page is
- * open: made again only when the file's identity, size or time changes, and shared by
- * every request meanwhile (200 requests for a 15 MB metrics.jsonl are one copy, not 200).
+ * open: made again only when which file it is (fileOf), or that file's identity, size or
+ * time, changes, and shared by every request meanwhile (200 requests for a 15 MB
+ * metrics.jsonl are one copy, not 200).
  */
-function fromChangingFile(file: string, make: () => Promise<Reply>): Route {
+function fromChangingFile(fileOf: () => Promise<string>, make: (file: string) => Promise<Reply>): Route {
   let cached: { key: string; reply: Promise<Reply> } | undefined;
   return async () => {
+    const file = await fileOf();
     const stat = await fs.stat(file).catch(() => undefined);
-    const key = stat ? `${stat.dev}:${stat.ino}:${stat.size}:${stat.mtimeMs}` : 'absent';
-    if (cached?.key !== key) cached = { key, reply: make() };
+    const key = `${file}\0${stat ? `${stat.dev}:${stat.ino}:${stat.size}:${stat.mtimeMs}` : 'absent'}`;
+    if (cached?.key !== key) cached = { key, reply: make(file) };
     return cached.reply;
   };
 }
@@ -101,28 +103,30 @@ function fromChangingFile(file: string, make: () => Promise<Reply>): Route {
 /** Loads the page's files once; the checkpoint and its metrics.jsonl as a training run saves them. */
 export async function buildSite(options: SiteOptions): Promise<Site> {
   const page = await readPageFiles(options.pageDir);
-  const checkpointFile = await resolveCheckpointFile(options.checkpoint);
-  const metricsFile = metricsFileFor(checkpointFile);
+  // Resolved at every request: a run folder named before the run that makes it exists is
+  // a folder (served by its last.safetensors) once that run has started.
+  const checkpointFileNow = () => resolveCheckpointFile(options.checkpoint);
+  const checkpointFile = await checkpointFileNow();
 
   const routes = new Map<string, Route>();
   for (const [name, reply] of page) routes.set(`/${name}`, async () => reply);
   routes.set('/', async () => page.get('index.html')!);
-  const modelRoute = fromChangingFile(checkpointFile, async () => {
-    const model = await loadModelBytes(checkpointFile);
+  const modelRoute = fromChangingFile(checkpointFileNow, async (file) => {
+    const model = await loadModelBytes(file);
     return 'bytes' in model
       ? { status: 200, type: 'application/octet-stream', body: model.bytes, noStore: true }
       : // 503 with the sentence as the body: the page shows it as it is.
         text(503, model.error);
   });
   routes.set('/model.safetensors', modelRoute);
-  routes.set('/metrics.jsonl', fromChangingFile(metricsFile, async () => {
+  routes.set('/metrics.jsonl', fromChangingFile(async () => metricsFileFor(await checkpointFileNow()), async (metricsFile) => {
     // A pipe under that name would hang the reply, and a link to a device never end it.
     const stat = await fs.stat(metricsFile).catch(() => undefined);
     if (stat && (!stat.isFile() || stat.size > MAX_METRICS_MB * 2 ** 20)) return text(404, `${metricsFile} is not a metrics file (not a regular file, or over ${MAX_METRICS_MB} MB).`);
     try {
       return { status: 200, type: 'application/x-ndjson; charset=utf-8', body: await fs.readFile(metricsFile), noStore: true };
     } catch {
-      return text(404, `no metrics.jsonl next to ${checkpointFile}.`);
+      return text(404, `no ${basename(metricsFile)} in ${dirname(metricsFile)}.`);
     }
   }));
   routes.set('/test-samples.json', async () => {
