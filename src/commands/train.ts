@@ -2,13 +2,16 @@
 
 import type { Argv } from 'yargs';
 import { UserError } from '../errors.js';
-import { DEFAULTS, KERNELS, validateConfig, type InitName, type OptimizerName, type TrainConfig, type TrainKernel } from '../config.js';
+import { DEFAULTS, KERNELS, ORIGINAL_RECIPE, validateConfig, type InitName, type OptimizerName, type TrainConfig, type TrainKernel } from '../config.js';
 import { loadMnist } from '../data/mnist.js';
 import { choice, dataOption, fraction, keepOption, saveEveryStepsOption, integer, integerList, jsonOption, path, positive, threadsOption } from './flags.js';
 import { runTraining } from './training-run.js';
 
 export const command = 'train';
 export const describe = 'train a network on MNIST with every core its batch can use, saving checkpoints each epoch';
+
+/** ORIGINAL_RECIPE as flags, so the help's example cannot drift from it. */
+const ORIGINAL_FLAGS = `--optimizer ${ORIGINAL_RECIPE.optimizer} --lr ${ORIGINAL_RECIPE.lr} --lr-decay ${ORIGINAL_RECIPE.lrDecay} --batch-size ${ORIGINAL_RECIPE.batchSize} --init ${ORIGINAL_RECIPE.init}`;
 
 export function builder(yargs: Argv) {
   return yargs
@@ -30,7 +33,7 @@ export function builder(yargs: Argv) {
     .option('keep', keepOption)
     .option('json', jsonOption)
     .example('$0 train', 'the default recipe')
-    .example('$0 train --optimizer sgd --lr 0.01 --batch-size 1 --init randn --epochs 200', "the original project's recipe")
+    .example(`$0 train ${ORIGINAL_FLAGS} --epochs 200`, "the original project's recipe")
     .example('$0 train --threads 8 --hidden 128,64 --epochs 10 --out checkpoints/big', 'a bigger model');
 }
 
