@@ -8,7 +8,7 @@ import { UserError } from './errors.js';
 import { packageVersion } from './package-paths.js';
 import { RunFailure } from './train/coordinator.js';
 import { watchOutput } from './report/stdout.js';
-import { refuseMisreadArgs, refuseValuedSwitches } from './commands/flags.js';
+import { refuseMisreadArgs, refuseSwitchMistakes } from './commands/flags.js';
 import * as evaluate from './commands/evaluate.js';
 import * as importDat from './commands/import.js';
 import * as lines from './commands/lines.js';
@@ -69,7 +69,7 @@ async function main(): Promise<void> {
     .parserConfiguration({ 'dot-notation': false })
     // After yargs' own checks: a missing value (--out --json=x) is named first, and a flag
     // the command lacks (train --quick=1) is unknown, as without the value.
-    .middleware((parsed) => refuseValuedSwitches(args, parsed), false)
+    .middleware((parsed) => refuseSwitchMistakes(args, parsed), false)
     .strict()
     .recommendCommands()
     .wrap(Math.min(110, process.stdout.columns || 100))

@@ -161,6 +161,18 @@ describe('bad input', () => {
     [['--no-json=1'], /^nnfs: --no-json takes no value \(got "1"\); write --no-json alone\.$/m],
     // Only bench has --quick: with a value it is as unknown as without.
     [['--quick=1'], /^nnfs: Unknown argument: quick\.$/m],
+    // yargs keeps the last of a repeated on/off flag; a repeated value flag is refused, so this is too.
+    [['--json', '--no-json'], /^nnfs: --json was given more than once\.$/m],
+    [['--json=true', '--json=false'], /^nnfs: --json was given more than once\.$/m],
+    // Each recipe flag's range and choices, at their edges.
+    [['--lr-decay', '2'], /^nnfs: --lr-decay must be a number in \(0, 1\], got 2\.$/m],
+    [['--lr-decay', '0'], /^nnfs: --lr-decay must be a positive number, got 0\.$/m],
+    [['--optimizer', 'momentum', '--momentum', '1'], /^nnfs: --momentum must be a number from 0 up to \(not including\) 1, got 1\.$/m],
+    [['--seed', '4294967296'], /^nnfs: --seed must be a whole number from 0 to 4294967295, got 4294967296\.$/m],
+    [['--seed', '-1'], /^nnfs: --seed must be a whole number from 0 to 4294967295, got -1\.$/m],
+    [['--microbatch', '0'], /^nnfs: --microbatch must be a whole number from 1 to 1000000, got 0\.$/m],
+    [['--kernel', 'gpu'], /^nnfs: --kernel must be one of wasm, sparse, dense, got gpu\.$/m],
+    [['--init', 'xavier'], /^nnfs: --init must be one of he, randn, got xavier\.$/m],
   ];
   for (const [args, pattern] of flagCases) {
     it(`train ${args.join(' ')}`, () => refused(['train', '--data', data, ...args], pattern));

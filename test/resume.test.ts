@@ -252,9 +252,14 @@ describe('refusals', () => {
     const data = smallMnistFolder(600, 100);
     const out = join(tempDir(), 'run');
     expect(runCli(['train', '--data', data, '--out', out, '--epochs', '1']).status).toBe(0);
-    const hidden = runCli(['resume', '--checkpoint', out, '--data', data, '--hidden', '32']);
-    expect(hidden.status).not.toBe(0);
-    expect(hidden.stderr).toMatch(/--hidden cannot be changed on resume/);
+    const before = readFileSync(join(out, 'last.safetensors'));
+    for (const [flag, value] of [['--hidden', '32'], ['--lr', '0.1'], ['--optimizer', 'sgd'], ['--seed', '1'], ['--microbatch', '8'], ['--batch-size', '64']]) {
+      const changed = runCli(['resume', '--checkpoint', out, '--data', data, '--epochs', '2', flag, value]);
+      expect(changed.status).toBe(1);
+      expect(changed.stderr).toBe(`nnfs: ${flag} cannot be changed on resume: the checkpoint fixes it; start a new run with \`nnfs train\` instead.\n`);
+    }
+    // Refused before training: the run folder is as it was.
+    expect(readFileSync(join(out, 'last.safetensors')).equals(before)).toBe(true);
     const other = smallMnistFolder(700, 100);
     const foreign = runCli(['resume', '--checkpoint', out, '--data', other, '--epochs', '2']);
     expect(foreign.status).not.toBe(0);

@@ -142,15 +142,23 @@ export function refuseMisreadArgs(args: readonly string[]): void {
 
 /**
  * An on/off flag given a value other than true or false: yargs reads `--json=yes` as false,
- * so the run printed text without a word. Run once yargs has parsed `args` into `parsed`,
- * where the command's on/off flags (--help and --version too) are the booleans.
+ * so the run printed text without a word. Or given twice (`--json --no-json`): yargs keeps
+ * the last, where a repeated value flag is refused (single). Run once yargs has parsed
+ * `args` into `parsed`, where the command's on/off flags (--help and --version too) are
+ * the booleans.
  */
-export function refuseValuedSwitches(args: readonly string[], parsed: Record<string, unknown>): void {
+export function refuseSwitchMistakes(args: readonly string[], parsed: Record<string, unknown>): void {
+  const given = new Set<string>();
   for (const arg of args) {
     if (arg === '--') return;
-    const valued = /^--([^=]+)=(.*)$/s.exec(arg);
-    if (!valued || typeof parsed[valued[1]] !== 'boolean' || valued[2] === 'true' || valued[2] === 'false') continue;
-    throw new UserError(`--${valued[1]} takes no value (got ${JSON.stringify(valued[2])}); write --${valued[1]} alone.`);
+    const flag = /^--(?:no-)?([^=]+)(?:=(.*))?$/s.exec(arg);
+    if (!flag || typeof parsed[flag[1]] !== 'boolean') continue;
+    const [, name, value] = flag;
+    if (value !== undefined && value !== 'true' && value !== 'false') {
+      throw new UserError(`--${name} takes no value (got ${JSON.stringify(value)}); write --${name} alone.`);
+    }
+    if (given.has(name)) throw new UserError(`--${name} was given more than once.`);
+    given.add(name);
   }
 }
 
