@@ -23,7 +23,7 @@ export function builder(yargs: Argv) {
     .option('seed', { type: 'string', requiresArg: true, describe: 'seed for the images and the initial weights', default: '1', coerce: integer('seed', 0, 0xffffffff) })
     .option('threads', { type: 'string', requiresArg: true, describe: 'worker threads (one sample per step leaves little to share)', default: '1', coerce: integer('threads', 1, MAX_THREADS) })
     .option('json', jsonOption)
-    .example('$0 lines', 'before: 37% right with the default seed (untrained); after one pass over 1,500 images: all right');
+    .example('$0 lines', 'with the default seed, 37% right before training and all right after one pass over 1,500 images');
 }
 
 interface LinesArgs {
