@@ -2,8 +2,9 @@
 // so any epoch's order or any parameter's initial value can be recomputed anywhere
 // (main thread, worker, browser) without carrying generator state around.
 //
-// Stream ids in use: epoch numbers (shuffle order, below 0x1000), 0x1000+ (model init),
-// LINES_STREAM (the toy lines data set). Pick a fresh id for a new purpose.
+// Stream ids in use: shuffleStream(epoch) (sample order: the epoch number below 0x1000,
+// 0x80000000 + epoch from there), INIT_STREAM + 0, 1, 2, ... (model init), LINES_STREAM
+// (the toy lines data set). Pick a fresh id for a new purpose.
 
 const C1 = 0xcc9e2d51;
 const C2 = 0x1b873593;
@@ -102,11 +103,25 @@ export class Stream {
   }
 }
 
-/** The order of samples 0..n-1 in `epoch`: a Fisher-Yates shuffle driven by Stream(seed, epoch). */
+/** The first of the model initialisation's streams (model/init.ts): two per layer from here. */
+export const INIT_STREAM = 0x1000;
+/** Where the shuffles of epochs from INIT_STREAM on go: far past the init streams, short of none. */
+const LATE_SHUFFLES = 0x80000000;
+
+/**
+ * The stream of `epoch`'s sample order. Below INIT_STREAM it is the epoch number, as it has
+ * always been (every run keeps its order); from there on it moves, since epoch 4096's
+ * shuffle would otherwise replay the draws that initialised the first layer.
+ */
+export function shuffleStream(epoch: number): number {
+  return epoch < INIT_STREAM ? epoch : LATE_SHUFFLES + epoch;
+}
+
+/** The order of samples 0..n-1 in `epoch`: a Fisher-Yates shuffle driven by Stream(seed, shuffleStream(epoch)). */
 export function shuffledOrder(n: number, seed: number, epoch: number): Int32Array {
   const order = new Int32Array(n);
   for (let i = 0; i < n; i++) order[i] = i;
-  const rng = new Stream(seed, epoch);
+  const rng = new Stream(seed, shuffleStream(epoch));
   for (let i = n - 1; i > 0; i--) {
     const j = rng.nextBelow(i + 1);
     const t = order[i];

@@ -2,11 +2,8 @@
 // so a run is reproducible from its seed alone.
 
 import type { InitName } from '../config.js';
-import { fillNormal } from '../rng.js';
+import { fillNormal, INIT_STREAM } from '../rng.js';
 import type { ModelSpec } from './spec.js';
-
-/** Random streams for initialisation, apart from the shuffle streams (which use the epoch). */
-const INIT_STREAM = 0x1000;
 
 /**
  * 'he': weights N(0, 2/fan_in), biases 0 (the usual choice for ReLU).
