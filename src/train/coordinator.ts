@@ -38,6 +38,11 @@ export interface CoordinatorOptions {
   kernel?: KernelName;
   /** A pool of exactly `threads` workers started earlier (their start-up overlaps data loading); else one is made. */
   pool?: Piscina;
+  /**
+   * The cores to plan the training threads for, instead of this machine's: tests run the
+   * layouts of a 16-core machine on 2 cores with it (slowly: the threads then share cores).
+   */
+  cores?: number;
 }
 
 export class Coordinator {
@@ -57,7 +62,7 @@ export class Coordinator {
     const state: Record<string, Float32Array> = {};
     for (const name of optimizerStateNames(config.optimizer)) state[name] = sharedFloat32(spec.paramCount);
     this.geometry = geometry;
-    const participants = trainingThreads(threads, geometry);
+    const participants = trainingThreads(threads, geometry, options.cores);
     this.run = {
       runId: randomUUID(),
       memory: sharedMemory(),

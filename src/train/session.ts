@@ -47,6 +47,8 @@ export interface SessionOptions {
   checkFolder?: () => void;
   /** Workers started ahead of time (see Coordinator). */
   pool?: Piscina;
+  /** The cores to plan training threads for, instead of this machine's (see Coordinator). */
+  cores?: number;
   /** Continue from here instead of a fresh initialisation. */
   resume?: Checkpoint;
   /** Also save every this many steps within an epoch (0: only at epoch ends). */
@@ -72,7 +74,7 @@ export class Session {
   constructor(private readonly options: SessionOptions) {
     const { config, data, threads } = options;
     this.spec = modelSpec(layerSizes(config, data.train.inputSize, data.train.classes));
-    this.coordinator = new Coordinator(this.spec, config, data, threads, { pool: options.pool });
+    this.coordinator = new Coordinator(this.spec, config, data, threads, { pool: options.pool, cores: options.cores });
     const { run } = this.coordinator;
     if (options.resume) {
       run.params.set(options.resume.params);
