@@ -138,6 +138,16 @@ describe('interruptions', () => {
     const numbered = readdirSync(out).filter((name) => name.startsWith('epoch-'));
     expect(numbered).toHaveLength(3);
     expect(numbered).toContain(`epoch-${String(until).padStart(4, '0')}.safetensors`);
+    // And it is the run that was never interrupted: the same weights, state and metrics.
+    const straight = join(tempDir(), 'straight');
+    expect(runCli(['train', '--data', data, '--out', straight, '--epochs', String(until), '--threads', '2']).status).toBe(0);
+    const [after, uninterrupted] = await Promise.all([loadCheckpoint(out), loadCheckpoint(straight)]);
+    expect(Buffer.from(after.params.buffer).equals(Buffer.from(uninterrupted.params.buffer))).toBe(true);
+    expect(after.optimizerState).toEqual(uninterrupted.optimizerState);
+    expect(after.position).toEqual(uninterrupted.position);
+    const learned = (folder: string) => readFileSync(join(folder, 'metrics.jsonl'), 'utf8').trim().split('\n')
+      .map((line) => { const { seconds, samplesPerSecond, ...rest } = JSON.parse(line); return rest; });
+    expect(learned(out)).toEqual(learned(straight));
   }, 60_000);
 
   /** Starts the CLI, sends `signal` the moment the run folder's lock appears, and waits for the exit. */
