@@ -130,7 +130,7 @@ const FLAGS: Record<string, Record<string, readonly string[]>> = {
     'save-every-steps': ['0', '3'],
     keep: ['0', '1'],
     json: [],
-    // Fixed by the checkpoint: each must be refused.
+    // Fixed by the checkpoint: each must be refused (REFUSED).
     lr: ['0.1'],
     'lr-decay': ['0.5'],
     hidden: ['8'],
@@ -191,6 +191,24 @@ function discoverFlags(): string[] {
     }
   }
   return added;
+}
+
+/** Values FLAGS draws that must be refused (out of range, a wrong name, fixed by the checkpoint): a run that takes one is a violation. */
+const REFUSED: Record<string, Record<string, readonly string[]>> = {
+  train: { 'lr-decay': ['2'], optimizer: ['SGD'], init: ['xavier'], momentum: ['1'], kernel: ['gpu'] },
+  resume: { lr: ['0.1'], 'lr-decay': ['0.5'], hidden: ['8'], optimizer: ['sgd'], seed: ['1'] },
+};
+
+/** The first (flag, value) of args that REFUSED lists for the command, as the args spell it. */
+function refusedValueIn(command: string, args: readonly string[]): string | undefined {
+  const refused = REFUSED[command] ?? {};
+  for (let i = 0; i < args.length; i++) {
+    const [flag, inline] = args[i].startsWith('--') ? args[i].slice(2).split(/=(.*)/s) : [];
+    if (flag === undefined || !(flag in refused)) continue;
+    const value = inline ?? args[i + 1];
+    if (refused[flag].includes(value)) return inline === undefined ? `--${flag} ${value}` : args[i];
+  }
+  return undefined;
 }
 
 /** Flags each command gets unless the case names them, so every run is bounded and offline. */
@@ -337,6 +355,8 @@ function violation(r: Result): string | null {
   if (r.status === 0) {
     if (r.args.includes('--help') || r.args.includes('--version')) return null;
     if (command in NEVER_START) return `${command} ran despite an invalid --${NEVER_START[command][0]}`;
+    const refused = refusedValueIn(command, r.args);
+    if (refused !== undefined) return `accepted ${refused}, which must be refused`;
     const out = r.stdout.trim();
     const notJson = out.split('\n').find((line) => {
       try {
