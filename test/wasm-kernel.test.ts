@@ -150,7 +150,7 @@ describe('wasm optimiser update', () => {
   }
 
   for (const optimizer of ['sgd', 'momentum', 'adam'] as const) {
-    it(`${optimizer}: matches optimizer.ts and is the same bits however the range is cut`, () => {
+    it(`${optimizer}: matches optimizer.ts, state included, and is the same bits however the range is cut`, () => {
       const wasm = createWasmUpdate(sharedMemory());
       const base = setup(optimizer);
       const js = copy(base);
@@ -162,12 +162,18 @@ describe('wasm optimiser update', () => {
       run(wasm, chunks, [0, 4096, 8192, 12288, n]);
       run(wasm, ones, Array.from({ length: n + 1 }, (_, k) => k));
       expectClose(spec, whole.params, js.params, 1e-6);
+      // The state the next steps start from (m, v, velocity) as well as the weights.
+      for (const name of Object.keys(base.state)) expectClose(spec, whole.state[name], js.state[name], 1e-6);
       for (const name of Object.keys(base.state)) {
         expect(chunks.state[name]).toEqual(whole.state[name]);
         expect(ones.state[name]).toEqual(whole.state[name]);
       }
       expect(chunks.params).toEqual(whole.params);
       expect(ones.params).toEqual(whole.params);
+      // And a second step from there, with the step count t moved on.
+      run(reduceAndUpdate, { ...js, t: 4 }, [0, n]);
+      run(wasm, { ...whole, t: 4 }, [0, n]);
+      expectClose(spec, whole.params, js.params, 1e-6);
     });
   }
 });
