@@ -143,6 +143,13 @@ describe('grayFromRgba', () => {
     faint.set([0, 0, 0, 128], 4 * 4); // half-transparent black on white
     expect(grayFromRgba(new Uint8ClampedArray(faint), 3, 3)[4]).toBeCloseTo(128 / 255, 5);
   });
+
+  it('reads light strokes on a transparent canvas (a dark-mode app) as it reads dark ones', () => {
+    const clear: Rgba = [0, 0, 0, 0];
+    const whiteInk = toMnistInput(grayFromRgba(drawOne(clear, WHITE), 200, 300), 200, 300);
+    expect([...whiteInk]).toEqual([...oneInput]);
+    expect([...toMnistInput(grayFromRgba(drawOne(clear, BLACK), 200, 300), 200, 300)]).toEqual([...oneInput]);
+  });
 });
 
 describe('readDigitPng', () => {

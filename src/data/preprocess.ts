@@ -21,7 +21,9 @@ const GRAIN = 0.1;
 /**
  * RGBA bytes -> ink intensity 0 (background) .. 1 (ink), row-major.
  * Luminance is Rec. 601 (as PIL's 'L'); alpha is composited over white, since a drawing
- * on a transparent canvas means dark strokes on nothing. If the border is mostly light
+ * on a transparent canvas is mostly dark strokes on nothing, or over black where the
+ * border is mostly transparent and the strokes on it are light (a dark-mode drawing app's
+ * white ink, which over white would vanish). If the border is mostly light
  * (mean luminance > 0.5) the picture is dark-on-light, so it is inverted to MNIST's
  * light-on-dark polarity. Then the background's own level is taken off (grey paper is
  * not ink): MNIST's background is exactly 0, and left in, it made the whole page the
@@ -31,12 +33,14 @@ export function grayFromRgba(rgba: Uint8Array | Uint8ClampedArray, width: number
   const n = width * height;
   if (rgba.length !== n * 4) throw new Error(`grayFromRgba: ${width}x${height} needs ${n * 4} bytes, got ${rgba.length}`);
   const light = new Float32Array(n);
+  const alpha = new Float32Array(n);
   for (let i = 0; i < n; i++) {
     const p = i * 4;
-    const alpha = rgba[p + 3] / 255;
-    const luminance = (0.299 * rgba[p] + 0.587 * rgba[p + 1] + 0.114 * rgba[p + 2]) / 255;
-    light[i] = Math.min(1, luminance * alpha + (1 - alpha));
+    alpha[i] = rgba[p + 3] / 255;
+    light[i] = (0.299 * rgba[p] + 0.587 * rgba[p + 1] + 0.114 * rgba[p + 2]) / 255;
   }
+  const backdrop = backdropFor(light, alpha, width, height);
+  for (let i = 0; i < n; i++) light[i] = Math.min(1, light[i] * alpha[i] + backdrop * (1 - alpha[i]));
   const ring = borderValues(light, width, height);
   // No pixels at all counts as light, as on a blank canvas.
   const darkOnLight = ring.length === 0 || ring.reduce((sum, v) => sum + v, 0) / ring.length > 0.5;
@@ -49,6 +53,22 @@ export function grayFromRgba(rgba: Uint8Array | Uint8ClampedArray, width: number
     for (let i = 0; i < n; i++) light[i] = Math.max(0, (light[i] - background) / (1 - background));
   }
   return light;
+}
+
+/**
+ * What a transparent pixel shows, 1 (white) or 0 (black): black only where the border is
+ * mostly transparent and what is drawn (its luminance weighted by opacity) is light.
+ */
+function backdropFor(luminance: Float32Array, alpha: Float32Array, width: number, height: number): number {
+  const ring = borderValues(alpha, width, height);
+  if (ring.length === 0 || ring.reduce((sum, a) => sum + a, 0) / ring.length >= 0.5) return 1;
+  let drawn = 0;
+  let opacity = 0;
+  for (let i = 0; i < alpha.length; i++) {
+    drawn += luminance[i] * alpha[i];
+    opacity += alpha[i];
+  }
+  return opacity > 0 && drawn / opacity > 0.5 ? 0 : 1;
 }
 
 /**
