@@ -41,6 +41,22 @@ describe('earlier runs', () => {
     expect(readdirSync(run)).toEqual(['metrics.jsonl']);
   });
 
+  it('a run stopped between saving epoch-0001 and copying it to last.safetensors is refused as a run, and resumes from that folder', () => {
+    const run = join(tempDir(), 'run');
+    const straight = join(tempDir(), 'straight');
+    expect(runCli(['train', '--data', data, '--out', straight, '--epochs', '2']).status).toBe(0);
+    expect(runCli(['train', '--data', data, '--out', run, '--epochs', '2']).status).toBe(0);
+    // What a kill, a second Ctrl-C or a full disk leaves in that instant: the numbered file and the metrics line, no last.
+    for (const name of ['last.safetensors', 'epoch-0002.safetensors']) rmSync(join(run, name));
+    refused(runCli(['train', '--data', data, '--out', run, '--epochs', '1']), /already holds a training run; continue it with `nnfs resume --checkpoint /);
+    const resumed = runCli(['resume', '--checkpoint', run, '--data', data, '--epochs', '2']);
+    expect(resumed.stderr).not.toMatch(/nnfs:/);
+    expect(resumed.status).toBe(0);
+    expect(readFileSync(join(run, 'last.safetensors')).equals(readFileSync(join(straight, 'last.safetensors')))).toBe(true);
+    const learned = (dir: string) => readFileSync(join(dir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((line) => JSON.parse(line).testLoss);
+    expect(learned(run)).toEqual(learned(straight));
+  }, 30_000);
+
   it('train --out a folder that holds a run is refused, and that run is left as it was', () => {
     const run = join(tempDir(), 'run');
     expect(runCli(['train', '--data', data, '--out', run, '--epochs', '1']).status).toBe(0);

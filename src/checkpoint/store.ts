@@ -229,10 +229,26 @@ export async function writeCheckpointFile(file: string, c: Checkpoint): Promise<
   return writeAtomically(file, encodeCheckpoint(c), { replace: false });
 }
 
-/** `file`, or its last.safetensors when it is a folder (a run folder names its newest checkpoint). */
+/** `file`, or the checkpoint it stands for when it is a run folder (runFolderCheckpoint; else its last.safetensors, to say it is missing). */
 export async function resolveCheckpointFile(file: string): Promise<string> {
   const stat = await fs.stat(file).catch(() => undefined);
-  return stat?.isDirectory() ? path.join(file, LAST_NAME) : file;
+  return stat?.isDirectory() ? runFolderCheckpoint(file) ?? path.join(file, LAST_NAME) : file;
+}
+
+/**
+ * The checkpoint a run folder stands for: its last.safetensors, or, where the run stopped
+ * between saving a numbered checkpoint and copying it to last.safetensors (killed, a
+ * second Ctrl-C, a full disk), its newest numbered one, whole since it was renamed into
+ * place. undefined when it has neither.
+ */
+export function runFolderCheckpoint(dir: string): string | undefined {
+  const last = path.join(dir, LAST_NAME);
+  if (existsSync(last)) return last;
+  try {
+    return numberedCheckpoints(dir, readdirSync(dir)).at(-1)?.path;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Loads a checkpoint file, or dir/last.safetensors when given a folder. */
@@ -262,6 +278,11 @@ export async function listCheckpoints(dir: string): Promise<CheckpointFile[]> {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
     throw new UserError(`cannot list ${dir}: ${describeFsError(e)}.`);
   }
+  return numberedCheckpoints(dir, names);
+}
+
+/** The numbered checkpoints among `names`, the entries of `dir`, oldest first by (epoch, step). */
+function numberedCheckpoints(dir: string, names: string[]): CheckpointFile[] {
   const files: CheckpointFile[] = [];
   for (const name of names) {
     const parsed = parseCheckpointName(name);

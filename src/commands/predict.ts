@@ -19,7 +19,7 @@ import { dataOption, jsonOption, path } from './flags.js';
 export const checkpointOption = {
   type: 'string',
   requiresArg: true,
-  describe: 'checkpoint file (or a run folder: its last.safetensors)',
+  describe: 'checkpoint file (or a run folder: its newest checkpoint)',
   defaultDescription: 'the shipped checkpoints/pretrained.safetensors',
   coerce: path('checkpoint'),
 } as const;

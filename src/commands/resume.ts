@@ -21,7 +21,7 @@ const FIXED_BY_CHECKPOINT = ['hidden', 'optimizer', 'lr', 'lr-decay', 'kernel', 
 
 export function builder(yargs: Argv) {
   let built = yargs
-    .option('checkpoint', { type: 'string', requiresArg: true, demandOption: 'name the checkpoint to continue with --checkpoint FILE.', describe: 'checkpoint file (or a run folder: its last.safetensors)', coerce: path('checkpoint') })
+    .option('checkpoint', { type: 'string', requiresArg: true, demandOption: 'name the checkpoint to continue with --checkpoint FILE.', describe: 'checkpoint file (or a run folder: its newest checkpoint)', coerce: path('checkpoint') })
     .option('epochs', { type: 'string', requiresArg: true, describe: "the run's new total number of epochs (default: the checkpoint's)", coerce: integer('epochs', 1, 1_000_000) })
     .option('threads', threadsOption)
     .option('data', dataOption)

@@ -4,7 +4,7 @@
 import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
-import { assertWritable, LAST_NAME, parseCheckpointName, removeEmptyFolders, removeUnfinishedSaves } from '../checkpoint/store.js';
+import { assertWritable, LAST_NAME, parseCheckpointName, removeEmptyFolders, removeUnfinishedSaves, runFolderCheckpoint } from '../checkpoint/store.js';
 import { assertStillLocked, lockRunFolder } from '../checkpoint/run-lock.js';
 import type { Checkpoint } from '../checkpoint/types.js';
 import { layerSizes, type TrainConfig } from '../config.js';
@@ -139,8 +139,8 @@ async function runSession(
       // Checkpoints are written to a temporary name and renamed, so leaving now loses nothing saved.
       removeUnfinishedSaves(outDir);
       removeOrphanMetrics();
-      const last = join(outDir, LAST_NAME);
-      process.stderr.write(existsSync(last) ? `\nstopped at once; ${shownPath(last)}, the last checkpoint saved, is intact.\n` : '\nstopped at once, before any checkpoint was saved.\n');
+      const saved = runFolderCheckpoint(outDir);
+      process.stderr.write(saved ? `\nstopped at once; ${shownPath(saved)}, the last checkpoint saved, is intact.\n` : '\nstopped at once, before any checkpoint was saved.\n');
       process.exit(INTERRUPTED_EXIT_CODE);
     }
     process.stderr.write('\nfinishing the current step and saving a checkpoint (Ctrl-C again to quit at once)…\n');
@@ -247,7 +247,7 @@ function orphanMetricsRemover(dir: string): () => void {
   if (existsSync(metrics)) return () => {}; // an earlier history's (resume): never this run's to remove
   return () => {
     try {
-      if (!existsSync(join(dir, LAST_NAME))) rmSync(metrics, { force: true });
+      if (runFolderCheckpoint(dir) === undefined) rmSync(metrics, { force: true });
     } catch {
       // on the way out of a failure already reported: a leftover is refused in words by the next run
     }
@@ -262,11 +262,11 @@ function refuseUsedFolder(dir: string, dataDir: string | undefined): void {
   } catch {
     return; // a folder that cannot be listed: assertWritable has said what is wrong
   }
-  if (names.includes(LAST_NAME)) {
+  // A numbered checkpoint without last.safetensors is a run stopped while it saved: resumable too.
+  if (names.some((name) => name === LAST_NAME || parseCheckpointName(name))) {
     const data = dataDir === undefined ? '' : ` --data ${pathWord(dataDir)}`;
     throw new UserError(`${dir} already holds a training run; continue it with \`nnfs resume --checkpoint ${pathWord(dir)}${data}\`, or give another --out.`);
   }
-  // A run that never saved its last.safetensors (killed, or its first save failed) left these.
-  const left = names.filter((name) => name === METRICS_FILE || parseCheckpointName(name));
-  if (left.length > 0) throw new UserError(`${dir} holds files of an earlier run (${left.join(', ')}); move them away or give another --out.`);
+  // Only a run that saved no checkpoint at all (killed before its first) leaves this alone.
+  if (names.includes(METRICS_FILE)) throw new UserError(`${dir} holds files of an earlier run (${METRICS_FILE}); move them away or give another --out.`);
 }
