@@ -1,6 +1,6 @@
 // User-facing failures: one clear sentence for stderr, never a stack trace.
 
-/** Exit status for a command stopped by Ctrl-C or SIGTERM, as shells report a SIGINT death. */
+/** Exit status for a command stopped by Ctrl-C, SIGTERM or SIGHUP (stop-signals.ts), as shells report a SIGINT death. */
 export const INTERRUPTED_EXIT_CODE = 130;
 
 /** An error caused by the user's input (a flag, a file, a checkpoint), not by a bug in nnfs. */

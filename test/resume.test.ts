@@ -161,9 +161,9 @@ describe('interruptions', () => {
     return { code: await exited, stderr };
   }
 
-  it('a signal while train sets up is not lost: the run stops at its first step, saved, and leaves no lock', async () => {
+  it("a signal (Ctrl-C, SIGTERM, a closed terminal's SIGHUP) while train sets up is not lost: the run stops at its first step, saved, and leaves no lock", async () => {
     const data = smallMnistFolder(2000, 300);
-    for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
       const out = join(tempDir(), 'run');
       // A wide model: setting it up takes long enough to be signalled in the middle of it.
       const { code, stderr } = await signalAtLock(['train', '--data', data, '--out', out, '--hidden', '8000', '--epochs', '1', '--threads', '1'], join(out, '.nnfs-run.lock'), signal);

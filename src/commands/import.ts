@@ -10,6 +10,7 @@ import type { Checkpoint } from '../checkpoint/types.js';
 import { DEFAULTS, ORIGINAL_RECIPE, validateConfig } from '../config.js';
 import { loadMnist } from '../data/mnist.js';
 import { INTERRUPTED_EXIT_CODE, UserError } from '../errors.js';
+import { offStopSignals, onStopSignals } from '../stop-signals.js';
 import { path } from './flags.js';
 
 export const command = 'import';
@@ -49,13 +50,11 @@ export async function handler(args: ImportArgs): Promise<void> {
     process.stderr.write(existsSync(args.out) ? `\ninterrupted once ${args.out} was written whole.\n` : '\ninterrupted; nothing was written.\n');
     process.exit(INTERRUPTED_EXIT_CODE);
   };
-  process.on('SIGINT', interrupted);
-  process.on('SIGTERM', interrupted);
+  onStopSignals(interrupted);
   const file = await writeCheckpointFile(args.out, checkpoint).catch((e: unknown) => {
     throw e instanceof FileExistsError ? alreadyExists(args.out) : e;
   }).finally(() => {
-    process.off('SIGINT', interrupted);
-    process.off('SIGTERM', interrupted);
+    offStopSignals(interrupted);
   });
   process.stdout.write(`wrote ${file}: the original's ${sizes.join('-')} weights from ${args.fromDat}\n`);
 }

@@ -4,6 +4,7 @@
 import { resolve } from 'node:path';
 import type { Argv } from 'yargs';
 import { UserError } from '../errors.js';
+import { offStopSignals, onStopSignals } from '../stop-signals.js';
 import { pretrainedCheckpoint } from '../package-paths.js';
 import { shownPath } from '../report/shown-path.js';
 import { dataOption, integer, path } from './flags.js';
@@ -52,14 +53,12 @@ export async function handler(args: ServeArgs): Promise<void> {
   // Listen for Ctrl-C before announcing the URL: whoever reads the line may stop us at once.
   const stopped = new Promise<void>((done) => {
     const stop = () => {
-      process.off('SIGINT', stop);
-      process.off('SIGTERM', stop);
+      offStopSignals(stop);
       server.close(() => done());
       // Browsers hold keep-alive sockets open; do not wait for them to go idle.
       server.closeAllConnections();
     };
-    process.on('SIGINT', stop);
-    process.on('SIGTERM', stop);
+    onStopSignals(stop);
   });
   const everywhere = everyAddress ? ' (and at every other address of this machine)' : '';
   process.stdout.write(`serving ${shownPath(site.checkpointFile)} at ${url}${everywhere}\n`);

@@ -9,6 +9,7 @@ import { assertStillLocked, lockRunFolder } from '../checkpoint/run-lock.js';
 import type { Checkpoint } from '../checkpoint/types.js';
 import { layerSizes, type TrainConfig } from '../config.js';
 import { describeFsError, INTERRUPTED_EXIT_CODE, UserError } from '../errors.js';
+import { offStopSignals, onStopSignals } from '../stop-signals.js';
 import type { Mnist } from '../data/mnist.js';
 import { threadPlan } from './flags.js';
 import { BarReporter, JsonReporter, LineReporter } from '../report/progress.js';
@@ -83,8 +84,7 @@ async function trainOrResume(options: TrainingRunOptions): Promise<number> {
   // would lose a signal that came while the thread was busy, or let it kill the process.
   let onSignal: () => void = interruptedEarly;
   const signalled = () => onSignal();
-  process.on('SIGINT', signalled);
-  process.on('SIGTERM', signalled);
+  onStopSignals(signalled);
   try {
     const data = options.loadData();
     const outDir = options.outDir ?? newRunFolder();
@@ -120,15 +120,14 @@ async function trainOrResume(options: TrainingRunOptions): Promise<number> {
     unlock?.();
     removeEmptyFolders(made);
     // Last: until here a signal still cleans up as above instead of killing the process.
-    process.off('SIGINT', signalled);
-    process.off('SIGTERM', signalled);
+    offStopSignals(signalled);
   }
 }
 
-/** Runs the session, stopping it cleanly on Ctrl-C, SIGTERM or a closed stdout; says how it ended. */
+/** Runs the session, stopping it cleanly on Ctrl-C, SIGTERM, SIGHUP or a closed stdout; says how it ended. */
 async function runSession(
   options: TrainingRunOptions, session: Session, reporter: Reporter, outDir: string, removeOrphanMetrics: () => void,
-  /** Routes SIGINT and SIGTERM to `handler`; with none, back to the caller's quit-and-clean-up. */
+  /** Routes the stop signals (stop-signals.ts) to `handler`; with none, back to the caller's quit-and-clean-up. */
   handleSignals: (handler?: () => void) => void,
 ): Promise<number> {
   let signals = 0;
