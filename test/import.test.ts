@@ -81,6 +81,16 @@ describe('nnfs import --from-dat', () => {
     expect(named.stderr).toBe(`nnfs: --out ${folder} names a folder; give the file to write, such as ${folder}original.safetensors.\n`);
   });
 
+  it("refuses the names a run gives its own checkpoints: a run there would write over the import, or take it for its own", () => {
+    const run = tempDir();
+    for (const name of ['last.safetensors', 'epoch-0005.safetensors', 'epoch-0004-step-000120.safetensors']) {
+      const r = runCli(['import', '--from-dat', datFolder(), '--out', join(run, name)]);
+      expect(r.status).toBe(1);
+      expect(r.stderr).toBe(`nnfs: --out ${join(run, name)}: ${name} is a name training runs give their own checkpoints; give another, such as ${join(run, 'original.safetensors')}.\n`);
+    }
+    expect(readdirSync(run)).toEqual([]);
+  });
+
   it('a write that fails leaves none of the folders it made for --out behind', () => {
     const parent = tempDir();
     // Files over 50 KB refused (EFBIG, with SIGXFSZ ignored): the checkpoint is 154 KB.

@@ -2,10 +2,10 @@
 // nnfs checkpoint, so its trained model can be used with predict, evaluate and resume.
 
 import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import type { Argv } from 'yargs';
 import { readDatWeights } from '../checkpoint/dat-import.js';
-import { FileExistsError, removeUnfinishedSaves, writeCheckpointFile } from '../checkpoint/store.js';
+import { FileExistsError, LAST_NAME, parseCheckpointName, removeUnfinishedSaves, writeCheckpointFile } from '../checkpoint/store.js';
 import type { Checkpoint } from '../checkpoint/types.js';
 import { DEFAULTS, ORIGINAL_RECIPE, validateConfig } from '../config.js';
 import { loadMnist } from '../data/mnist.js';
@@ -33,6 +33,11 @@ export async function handler(args: ImportArgs): Promise<void> {
   // spare the reading, and again by the write itself, in case the file appears meanwhile.
   if (existsSync(args.out)) throw alreadyExists(args.out);
   if (/[/\\]$/.test(args.out)) throw new UserError(`--out ${args.out} names a folder; give the file to write, such as ${join(args.out, 'original.safetensors')}.`);
+  // A run writes these names itself (and would write over the import, or resume the two as one history).
+  const name = basename(args.out);
+  if (name === LAST_NAME || parseCheckpointName(name)) {
+    throw new UserError(`--out ${args.out}: ${name} is a name training runs give their own checkpoints; give another, such as ${join(dirname(args.out), 'original.safetensors')}.`);
+  }
   const { sizes, params } = readDatWeights(args.fromDat);
   const checkpoint: Checkpoint = {
     // The recipe the original trained with (200 epochs of per-sample SGD), so the file says how the weights came about.
