@@ -149,6 +149,11 @@ describe('grayFromRgba', () => {
     const whiteInk = toMnistInput(grayFromRgba(drawOne(clear, WHITE), 200, 300), 200, 300);
     expect([...whiteInk]).toEqual([...oneInput]);
     expect([...toMnistInput(grayFromRgba(drawOne(clear, BLACK), 200, 300), 200, 300)]).toEqual([...oneInput]);
+    // Dark ink on a white card inside transparent margins is still the card's ink, not the card.
+    const card = canvas(220, 320, clear);
+    const one = drawOne(WHITE, BLACK);
+    for (let y = 0; y < 300; y++) card.set(one.subarray(y * 800, (y + 1) * 800), ((y + 10) * 220 + 10) * 4);
+    expect([...toMnistInput(grayFromRgba(card, 220, 320), 220, 320)]).toEqual([...oneInput]);
   });
 });
 

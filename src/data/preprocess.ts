@@ -21,26 +21,41 @@ const GRAIN = 0.1;
 /**
  * RGBA bytes -> ink intensity 0 (background) .. 1 (ink), row-major.
  * Luminance is Rec. 601 (as PIL's 'L'); alpha is composited over white, since a drawing
- * on a transparent canvas is mostly dark strokes on nothing, or over black where the
- * border is mostly transparent and the strokes on it are light (a dark-mode drawing app's
- * white ink, which over white would vanish). If the border is mostly light
- * (mean luminance > 0.5) the picture is dark-on-light, so it is inverted to MNIST's
- * light-on-dark polarity. Then the background's own level is taken off (grey paper is
- * not ink): MNIST's background is exactly 0, and left in, it made the whole page the
- * digit's bounding box.
+ * on a transparent canvas is mostly dark strokes on nothing. Where that leaves no ink at
+ * all, and the image has transparency, it is composited over black instead: light
+ * strokes on a transparent canvas (a dark-mode drawing app's white ink) vanish over white.
+ * If the border is mostly light (mean luminance > 0.5) the picture is dark-on-light, so it
+ * is inverted to MNIST's light-on-dark polarity. Then the background's own level is taken
+ * off (grey paper is not ink): MNIST's background is exactly 0, and left in, it made the
+ * whole page the digit's bounding box.
  */
 export function grayFromRgba(rgba: Uint8Array | Uint8ClampedArray, width: number, height: number): Float32Array {
   const n = width * height;
   if (rgba.length !== n * 4) throw new Error(`grayFromRgba: ${width}x${height} needs ${n * 4} bytes, got ${rgba.length}`);
-  const light = new Float32Array(n);
+  const luminance = new Float32Array(n);
   const alpha = new Float32Array(n);
   for (let i = 0; i < n; i++) {
     const p = i * 4;
     alpha[i] = rgba[p + 3] / 255;
-    light[i] = (0.299 * rgba[p] + 0.587 * rgba[p + 1] + 0.114 * rgba[p + 2]) / 255;
+    luminance[i] = (0.299 * rgba[p] + 0.587 * rgba[p + 1] + 0.114 * rgba[p + 2]) / 255;
   }
-  const backdrop = backdropFor(light, alpha, width, height);
-  for (let i = 0; i < n; i++) light[i] = Math.min(1, light[i] * alpha[i] + backdrop * (1 - alpha[i]));
+  const overWhite = inkOver(1, luminance, alpha, width, height);
+  if (holdsInk(overWhite) || alpha.every((a) => a === 1)) return overWhite;
+  return inkOver(0, luminance, alpha, width, height);
+}
+
+/** Whether ink intensities hold a digit at all: something stands clear of the background. */
+function holdsInk(gray: Float32Array): boolean {
+  let max = 0;
+  for (let i = 0; i < gray.length; i++) if (gray[i] > max) max = gray[i];
+  return max > MIN_CONTRAST && Number.isFinite(max);
+}
+
+/** grayFromRgba's steps after the luminance, with transparent pixels showing `backdrop` (1 white, 0 black). */
+function inkOver(backdrop: number, luminance: Float32Array, alpha: Float32Array, width: number, height: number): Float32Array {
+  const n = width * height;
+  const light = new Float32Array(n);
+  for (let i = 0; i < n; i++) light[i] = Math.min(1, luminance[i] * alpha[i] + backdrop * (1 - alpha[i]));
   const ring = borderValues(light, width, height);
   // No pixels at all counts as light, as on a blank canvas.
   const darkOnLight = ring.length === 0 || ring.reduce((sum, v) => sum + v, 0) / ring.length > 0.5;
@@ -53,22 +68,6 @@ export function grayFromRgba(rgba: Uint8Array | Uint8ClampedArray, width: number
     for (let i = 0; i < n; i++) light[i] = Math.max(0, (light[i] - background) / (1 - background));
   }
   return light;
-}
-
-/**
- * What a transparent pixel shows, 1 (white) or 0 (black): black only where the border is
- * mostly transparent and what is drawn (its luminance weighted by opacity) is light.
- */
-function backdropFor(luminance: Float32Array, alpha: Float32Array, width: number, height: number): number {
-  const ring = borderValues(alpha, width, height);
-  if (ring.length === 0 || ring.reduce((sum, a) => sum + a, 0) / ring.length >= 0.5) return 1;
-  let drawn = 0;
-  let opacity = 0;
-  for (let i = 0; i < alpha.length; i++) {
-    drawn += luminance[i] * alpha[i];
-    opacity += alpha[i];
-  }
-  return opacity > 0 && drawn / opacity > 0.5 ? 0 : 1;
 }
 
 /**
@@ -106,10 +105,10 @@ function borderValues(values: Float32Array, width: number, height: number): numb
  */
 export function toMnistInput(gray: Float32Array, width: number, height: number): Float32Array {
   if (gray.length !== width * height) throw new Error(`toMnistInput: ${width}x${height} needs ${width * height} values, got ${gray.length}`);
+  // A uniform page, or one whose marks barely differ from it (grain, a shadow), holds no digit.
+  if (!holdsInk(gray)) throw new UserError('the image is empty: no digit found.');
   let max = 0;
   for (let i = 0; i < gray.length; i++) if (gray[i] > max) max = gray[i];
-  // A uniform page, or one whose marks barely differ from it (grain, a shadow), holds no digit.
-  if (!(max > MIN_CONTRAST) || !Number.isFinite(max)) throw new UserError('the image is empty: no digit found.');
 
   // Bounding box of clear ink; faint specks below the threshold do not widen it.
   const threshold = INK_THRESHOLD * max;
