@@ -186,6 +186,14 @@ describe('bad input', () => {
     expect(existsSync(out)).toBe(false);
   });
 
+  it('--help or --version said twice still just prints', () => {
+    for (const args of [['--help', '--help'], ['--version', '--version'], ['lines', '--help', '--help']]) {
+      const result = runCli(args);
+      expect(result.status).toBe(0);
+      expect(result.stderr).toBe('');
+    }
+  });
+
   it('on/off flags still take true and false, and a closing -- is still nothing', () => {
     const small = ['lines', '--train', '20', '--test', '20'];
     expect(JSON.parse(runCli([...small, '--json=true']).stdout)).toHaveProperty('after');

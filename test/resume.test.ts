@@ -7,6 +7,7 @@ import { appendFileSync, existsSync, linkSync, readdirSync, readFileSync, rmSync
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadCheckpoint, writeCheckpointFile } from '../src/checkpoint/store.js';
+import { FIXED_BY_CHECKPOINT } from '../src/commands/resume.js';
 import { DEFAULTS, type TrainConfig } from '../src/config.js';
 import { Session, type EpochMetrics, type Reporter } from '../src/train/session.js';
 import { CLI, firstSamples, hasStackTrace, realMnist, runCli, smallMnistFolder, startCli, tempDir } from './helpers.js';
@@ -263,7 +264,11 @@ describe('refusals', () => {
     const out = join(tempDir(), 'run');
     expect(runCli(['train', '--data', data, '--out', out, '--epochs', '1']).status).toBe(0);
     const before = readFileSync(join(out, 'last.safetensors'));
-    for (const [flag, value] of [['--hidden', '32'], ['--lr', '0.1'], ['--optimizer', 'sgd'], ['--seed', '1'], ['--microbatch', '8'], ['--batch-size', '64']]) {
+    // Every flag the checkpoint fixes, each given a value the train command would accept.
+    const values: Record<string, string> = { hidden: '32', optimizer: 'sgd', lr: '0.1', 'lr-decay': '0.5', kernel: 'sparse', 'batch-size': '64', seed: '1', init: 'randn', momentum: '0.5', microbatch: '8' };
+    expect(Object.keys(values).sort()).toEqual([...FIXED_BY_CHECKPOINT].sort());
+    for (const [name, value] of Object.entries(values)) {
+      const flag = `--${name}`;
       const changed = runCli(['resume', '--checkpoint', out, '--data', data, '--epochs', '2', flag, value]);
       expect(changed.status).toBe(1);
       expect(changed.stderr).toBe(`nnfs: ${flag} cannot be changed on resume: the checkpoint fixes it; start a new run with \`nnfs train\` instead.\n`);

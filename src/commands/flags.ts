@@ -157,7 +157,8 @@ export function refuseSwitchMistakes(args: readonly string[], parsed: Record<str
     if (value !== undefined && value !== 'true' && value !== 'false') {
       throw new UserError(`--${name} takes no value (got ${JSON.stringify(value)}); write --${name} alone.`);
     }
-    if (given.has(name)) throw new UserError(`--${name} was given more than once.`);
+    // --help and --version print and end: said twice, they mean the same.
+    if (given.has(name) && name !== 'help' && name !== 'version') throw new UserError(`--${name} was given more than once.`);
     given.add(name);
   }
 }

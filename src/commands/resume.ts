@@ -17,7 +17,7 @@ export const command = 'resume';
 export const describe = 'continue a run from a checkpoint (model, optimiser state, data order and position come from it)';
 
 /** Flags that would contradict what the checkpoint says the run is; refused with a clear sentence. */
-const FIXED_BY_CHECKPOINT = ['hidden', 'optimizer', 'lr', 'lr-decay', 'kernel', 'batch-size', 'seed', 'init', 'momentum', 'microbatch'];
+export const FIXED_BY_CHECKPOINT = ['hidden', 'optimizer', 'lr', 'lr-decay', 'kernel', 'batch-size', 'seed', 'init', 'momentum', 'microbatch'];
 
 export function builder(yargs: Argv) {
   let built = yargs
