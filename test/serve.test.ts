@@ -319,11 +319,16 @@ describe('nnfs serve over HTTP (built CLI)', { timeout: 30_000 }, () => {
   });
 
   it('a run folder named before its run made it is served, with its metrics, once the run saves there', async () => {
-    const folder = join(tempDir('nnfs-later-'), 'run');
+    const parent = tempDir('nnfs-later-');
+    const folder = join(parent, 'run');
+    // Another run's metrics in the folder above are not this run's.
+    writeFileSync(join(parent, 'metrics.jsonl'), '{"epoch":99}\n');
     const s = await serve(['--checkpoint', folder]);
     try {
       expect((await raw(s.url, 'GET', '/model.safetensors')).status).toBe(503);
-      expect((await raw(s.url, 'GET', '/metrics.jsonl')).status).toBe(404);
+      const before = await raw(s.url, 'GET', '/metrics.jsonl');
+      expect(before.status).toBe(404);
+      expect(before.body.toString()).toBe(`no metrics.jsonl in ${folder}.`);
       const saved = await saveCheckpoint(folder, 'epoch-0001.safetensors', makeCheckpoint());
       writeFileSync(join(folder, 'metrics.jsonl'), '{"epoch":1}\n');
       const served = await raw(s.url, 'GET', '/model.safetensors');

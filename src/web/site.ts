@@ -3,9 +3,9 @@
 // is reachable, because requests are looked up in this table, never joined onto a folder.
 
 import { promises as fs } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { basename, dirname, extname, join } from 'node:path';
 import { decodeCheckpoint } from '../checkpoint/format.js';
-import { readCheckpointBytes, resolveCheckpointFile } from '../checkpoint/store.js';
+import { LAST_NAME, readCheckpointBytes, resolveCheckpointFile } from '../checkpoint/store.js';
 import type { Dataset } from '../data/dataset.js';
 import { UserError } from '../errors.js';
 import { metricsFileFor } from '../train/metrics-file.js';
@@ -104,8 +104,14 @@ function fromChangingFile(fileOf: () => Promise<string>, make: (file: string) =>
 export async function buildSite(options: SiteOptions): Promise<Site> {
   const page = await readPageFiles(options.pageDir);
   // Resolved at every request: a run folder named before the run that makes it exists is
-  // a folder (served by its newest checkpoint) once that run has started.
-  const checkpointFileNow = () => resolveCheckpointFile(options.checkpoint);
+  // a folder (served by its newest checkpoint) once that run has started. Until then a path
+  // that is not a .safetensors file stands for that folder's last.safetensors, so that its
+  // metrics are looked for in it, not in the folder above.
+  const checkpointFileNow = async () => {
+    const file = await resolveCheckpointFile(options.checkpoint);
+    const there = await fs.stat(file).then(() => true, () => false);
+    return there || extname(file) === '.safetensors' ? file : join(file, LAST_NAME);
+  };
   const checkpointFile = await checkpointFileNow();
 
   const routes = new Map<string, Route>();
