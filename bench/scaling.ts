@@ -1,7 +1,7 @@
 // Throughput at each thread count for the recipes bench reports, and what a step costs
 // with no arithmetic at all (the synchronisation alone).
 
-import { DEFAULTS, layerSizes, type TrainConfig } from '../src/config.js';
+import { DEFAULTS, layerSizes, ORIGINAL_RECIPE, type TrainConfig } from '../src/config.js';
 import type { Mnist } from '../src/data/mnist.js';
 import { modelSpec } from '../src/model/spec.js';
 import { Coordinator } from '../src/train/coordinator.js';
@@ -72,7 +72,7 @@ export async function measureSync(data: Mnist, threadCounts: number[], timing: T
 
 /** The original project's recipe on one thread: seconds per epoch of the training set (MNIST's 60,000 samples). */
 export async function measureOriginalRecipe(data: Mnist, timing: Timing): Promise<{ samplesPerEpoch: number; secondsPerEpoch: number; samplesPerSecond: number }> {
-  const config: TrainConfig = { ...DEFAULTS, optimizer: 'sgd', lr: 0.01, lrDecay: 1, batchSize: 1, init: 'randn' };
+  const config: TrainConfig = { ...DEFAULTS, ...ORIGINAL_RECIPE };
   const r = await measureThroughput({ config, data, threads: 1, windowSamples: 30_000, ...timing });
   return { samplesPerEpoch: data.train.count, secondsPerEpoch: data.train.count / r.samplesPerSecond, samplesPerSecond: r.samplesPerSecond };
 }

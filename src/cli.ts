@@ -4,9 +4,8 @@
 
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { UserError } from './errors.js';
+import { RunFailure, UserError } from './errors.js';
 import { packageVersion } from './package-paths.js';
-import { RunFailure } from './train/coordinator.js';
 import { watchOutput } from './report/stdout.js';
 import { refuseMisreadArgs, refuseSwitchMistakes } from './commands/flags.js';
 import * as evaluate from './commands/evaluate.js';

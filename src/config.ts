@@ -68,8 +68,8 @@ export const ORIGINAL_RECIPE: Partial<TrainConfig> = {
   init: 'randn',
 };
 
-const OPTIMIZERS: readonly OptimizerName[] = ['sgd', 'momentum', 'adam'];
-const INITS: readonly InitName[] = ['he', 'randn'];
+export const OPTIMIZERS: readonly OptimizerName[] = ['sgd', 'momentum', 'adam'];
+export const INITS: readonly InitName[] = ['he', 'randn'];
 export const KERNELS: readonly TrainKernel[] = ['wasm', 'sparse', 'dense'];
 
 function positiveInteger(name: string, value: number, max = 1e9): void {

@@ -9,6 +9,13 @@ export class UserError extends Error {
 }
 
 /**
+ * A run that cannot go on, through no fault of the command line: the loss or the weights
+ * diverged (NaN, infinite or over 1e6), or a worker thread failed. Reported as one
+ * sentence, like a UserError.
+ */
+export class RunFailure extends Error {}
+
+/**
  * Refuses anything but a regular file or a folder (which callers report in their own words):
  * a device such as /dev/zero never ends, and a pipe may never open.
  */

@@ -1,6 +1,6 @@
 // Seeded, counter-based randomness: every draw is a pure function of (seed, stream, counter),
 // so any epoch's order or any parameter's initial value can be recomputed anywhere
-// (main thread, worker, browser) without carrying generator state around.
+// (main thread, worker, test) without carrying generator state around.
 //
 // Stream ids in use: shuffleStream(epoch) (sample order: the epoch number below 0x1000,
 // 0x80000000 + epoch from there), INIT_STREAM + 0, 1, 2, ... (model init), LINES_STREAM

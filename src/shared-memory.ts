@@ -1,7 +1,8 @@
 // One shared WebAssembly.Memory per process holds the data set, parameters, gradients and
 // optimiser state. Its buffer is a SharedArrayBuffer, so worker threads read every array
 // in place, and a WebAssembly kernel given the same Memory reaches them by byte offset.
-// Allocation only grows (a bump pointer): a process loads its data and builds its runs once.
+// Allocation only grows (a bump pointer): memory is never freed, which suits a command that
+// loads its data once and trains (a bench or a test builds several runs; each adds its own).
 
 import { UserError } from './errors.js';
 
@@ -43,7 +44,7 @@ function allocate(bytes: number): number {
 
 /**
  * Reachable from the command line (--hidden 20000,20000; lines --train 10000000), so a
- * sentence. Made only when needed: number formatting loads ICU's locale data, 7 MB of RSS.
+ * sentence.
  */
 function tooBig(bytes: number, why: string): UserError {
   return new UserError(`the model and data need more shared memory than nnfs can use (${Math.ceil(bytes / 2 ** 20)} MB, ${why}); use smaller layers, batches or data sets.`);

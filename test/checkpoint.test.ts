@@ -358,7 +358,7 @@ describe('store', () => {
     expect((await fs.readdir(dir)).sort()).toEqual(['epoch-0003-step-000030.safetensors', 'epoch-0010.safetensors', LAST_NAME, 'notes.txt'].sort());
     await pruneCheckpoints(dir, 0);
     expect((await fs.readdir(dir)).sort()).toEqual([LAST_NAME, 'notes.txt']);
-    // last.safetensors is a link to a pruned file's content, and still whole.
+    // last.safetensors is a copy of a pruned file's content, and still whole.
     expect(bits((await loadCheckpoint(dir)).params)).toEqual(bits(c.params));
     expect(await listCheckpoints(path.join(dir, 'absent'))).toEqual([]);
   });

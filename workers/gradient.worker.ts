@@ -1,4 +1,5 @@
-// The piscina worker: takes part in training segments and evaluates ranges of samples.
+// The piscina worker: takes part in training segments, evaluates ranges of samples, hashes
+// the data set (a fingerprint, off the main thread) and answers no-op tasks (bench's timing).
 // All state lives in the run's shared buffers; see src/train/protocol.ts.
 
 import { threadContext, trainSegment } from '../src/train/step-loop.js';

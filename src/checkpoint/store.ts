@@ -251,7 +251,7 @@ export function runFolderCheckpoint(dir: string): string | undefined {
   }
 }
 
-/** Loads a checkpoint file, or dir/last.safetensors when given a folder. */
+/** Loads a checkpoint file, or the checkpoint a run folder stands for (runFolderCheckpoint). */
 export async function loadCheckpoint(file: string): Promise<Checkpoint> {
   const target = await resolveCheckpointFile(file);
   return decodeCheckpoint(await readCheckpointBytes(target), target);

@@ -8,7 +8,7 @@ import { assertWritable, LAST_NAME, parseCheckpointName, removeEmptyFolders, rem
 import { assertStillLocked, lockRunFolder } from '../checkpoint/run-lock.js';
 import type { Checkpoint } from '../checkpoint/types.js';
 import { layerSizes, type TrainConfig } from '../config.js';
-import { describeFsError, INTERRUPTED_EXIT_CODE, UserError } from '../errors.js';
+import { describeFsError, INTERRUPTED_EXIT_CODE, RunFailure, UserError } from '../errors.js';
 import { offStopSignals, onStopSignals } from '../stop-signals.js';
 import type { Mnist } from '../data/mnist.js';
 import { threadPlan } from './flags.js';
@@ -20,7 +20,6 @@ import { createPool } from '../train/pool.js';
 import { microbatchShape, type WorkerTask } from '../train/protocol.js';
 import { METRICS_FILE } from '../train/metrics-file.js';
 import { Session, type Reporter, type SessionOptions } from '../train/session.js';
-import { RunFailure } from '../train/coordinator.js';
 
 export interface TrainingRunOptions {
   config: TrainConfig;

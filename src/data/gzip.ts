@@ -1,5 +1,5 @@
-// Transparent gunzip for data files (MNIST is often shipped as .gz). Node-only, so it
-// lives apart from the pure IDX parser, which the browser also uses.
+// Transparent gunzip for data files (MNIST is often shipped as .gz), apart from the IDX
+// parser, which takes bytes from wherever they came.
 
 import { gunzipSync } from 'node:zlib';
 import { UserError } from '../errors.js';

@@ -1,5 +1,5 @@
 // Strict reader for the IDX format of the MNIST files: bytes in, shared typed arrays out.
-// No fs and no zlib here, so the same parser runs in a worker, a test and the browser.
+// No fs and no zlib here: callers read and gunzip the bytes (mnist.ts, gzip.ts).
 //
 // Layout: a big-endian header (two zero bytes, a data type byte, a dimension count byte,
 // then one uint32 per dimension) followed by the values. MNIST uses magic 0x00000803

@@ -54,7 +54,7 @@ export interface Kernel {
 export const PIXEL_VALUE = Float32Array.from({ length: 256 }, (_, v) => v / 255);
 
 /** Creates a kernel of the given kind with its scratch buffers allocated once. */
-export function createKernel(spec: ModelSpec, name: JsKernelName = 'sparse'): Kernel {
+export function createKernel(spec: ModelSpec, name: JsKernelName): Kernel {
   const acts = forwardScratch(spec);
   const deltas = spec.sizes.map((width) => new Float32Array(width));
   const lastLayer = spec.layers.length - 1;

@@ -7,6 +7,7 @@ import type { TrainConfig } from '../config.js';
 import type { Dataset } from '../data/dataset.js';
 import type { KernelName } from '../model/kernels.js';
 import type { ModelSpec } from '../model/spec.js';
+import { RunFailure } from '../errors.js';
 import { wasmScratchFloats } from '../model/wasm/scratch-layout.js';
 import { sharedFloat32, sharedFloat64, sharedInt32, sharedMemory } from '../shared-memory.js';
 import { optimizerStateNames } from './optimizer.js';
@@ -26,12 +27,6 @@ export interface Evaluation {
   count: number;
 }
 
-/** A worker died or the loss stopped being a finite number; the run cannot go on. */
-export class RunFailure extends Error {
-  constructor(message: string, readonly step?: number) {
-    super(message);
-  }
-}
 
 export interface CoordinatorOptions {
   /** Instead of config.kernel: `nnfs bench` times the protocol alone with 'none'. */
@@ -113,7 +108,6 @@ export class Coordinator {
       const step = Atomics.load(c, Control.FAILED_STEP);
       throw new RunFailure(
         `training diverged at epoch ${epoch + 1}, step ${step + 1}: the loss became NaN, infinite or absurdly large (over 1e6), so that step was not applied and nothing after the last checkpoint was saved; try a lower --lr`,
-        step,
       );
     }
     return Atomics.load(c, Control.STEP);

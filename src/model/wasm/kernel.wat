@@ -7,7 +7,7 @@
 ;; they are kept in globals, which belong to the instance (one per kernel per thread).
 ;;
 ;; Numerics follow the JS kernels in kernels.ts: float32 weights and activations, float64
-;; softmax and loss (log is JS's own Math.log, imported: once per sample; exp is $exp2
+;; softmax and loss (log is JS's own Math.log, imported: once per sample; exp is $expF64x2
 ;; below, within an ulp of Math.exp). The weight-gradient products round to float32 before
 ;; they are added, as in JS, so a gradient differs from the JS one only through the
 ;; float32 (not float64) sums of the forward pass and of the hidden deltas, and through
@@ -106,7 +106,7 @@
   ;; x = n ln2 + r with |r| <= ln2/2 (ln2 in two parts, so n ln2 is exact), e^r by its
   ;; Taylor series to r^13 (remainder < 4e-18), times 2^n built in the exponent bits.
   ;; Below -708 (e^x < 1e-307) x is clamped, so 2^n stays normal; NaN passes through.
-  (func $exp2 (param $x v128) (result v128)
+  (func $expF64x2 (param $x v128) (result v128)
     (local $n v128) (local $r v128) (local $p v128)
     (local.set $x (f64x2.pmax (local.get $x) (f64x2.splat (f64.const -708))))
     (local.set $n (f64x2.nearest (f64x2.mul (local.get $x) (f64x2.splat (f64.const 0x1.71547652b82fep0)))))
@@ -286,7 +286,7 @@
       (loop $expLoop
         (br_if $expDone (i32.ge_u (local.get $c) (local.get $n)))
         (v128.store (i32.add (global.get $exps) (i32.shl (local.get $c) (i32.const 3)))
-          (call $exp2 (f64x2.sub
+          (call $expF64x2 (f64x2.sub
             (f64x2.promote_low_f32x4 (v128.load64_zero (i32.add (local.get $out) (i32.shl (local.get $c) (i32.const 2)))))
             (f64x2.splat (local.get $max)))))
         (local.set $c (i32.add (local.get $c) (i32.const 2)))
