@@ -1,5 +1,7 @@
 // Flag parsing shared by the commands: each parser turns the raw text of one flag into a
-// value or a UserError that names the flag and what it accepts.
+// value or a UserError that names the flag and what it accepts. Also the checks of a whole
+// command line (refuseMisreadArgs, refuseSwitchMistakes) and how --threads becomes workers
+// (threadPlan).
 
 import { availableParallelism } from 'node:os';
 import { UserError } from '../errors.js';
