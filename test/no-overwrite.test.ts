@@ -57,6 +57,15 @@ describe('earlier runs', () => {
     expect(learned(run)).toEqual(learned(straight));
   }, 30_000);
 
+  it('a run stopped between saving epoch-0002 and copying it to last.safetensors (which still holds epoch 1) stands for epoch 2', () => {
+    const run = join(tempDir(), 'run');
+    expect(runCli(['train', '--data', data, '--out', run, '--epochs', '2']).status).toBe(0);
+    copyFileSync(join(run, 'epoch-0001.safetensors'), join(run, 'last.safetensors'));
+    const scored = (checkpoint: string) => JSON.parse(runCli(['evaluate', '--checkpoint', checkpoint, '--data', data, '--json']).stdout).loss;
+    expect(scored(run)).toBe(scored(join(run, 'epoch-0002.safetensors')));
+    expect(scored(run)).not.toBe(scored(join(run, 'epoch-0001.safetensors')));
+  }, 30_000);
+
   it('train --out a folder that holds a run is refused, and that run is left as it was', () => {
     const run = join(tempDir(), 'run');
     expect(runCli(['train', '--data', data, '--out', run, '--epochs', '1']).status).toBe(0);

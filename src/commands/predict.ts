@@ -4,7 +4,7 @@
 
 import { existsSync } from 'node:fs';
 import type { Argv } from 'yargs';
-import { loadCheckpoint } from '../checkpoint/store.js';
+import { loadCheckpoint, resolveCheckpointFile } from '../checkpoint/store.js';
 import type { Checkpoint } from '../checkpoint/types.js';
 import { defaultMnistDir, loadSplit } from '../data/mnist.js';
 import { MNIST_SIDE } from '../data/preprocess.js';
@@ -34,10 +34,11 @@ export interface Model {
 
 /** Loads `file` (or the shipped model) and checks it takes `inputSize` inputs and gives at least `classes` classes. */
 export async function loadModel(file: string | undefined, inputSize: number, classes: number, what: string): Promise<Model> {
-  const path = file ?? pretrainedCheckpoint();
-  if (file === undefined && !existsSync(path)) {
-    throw new UserError(`no pretrained model at ${path} (this copy of nnfs ships without one); pass --checkpoint FILE or train one with \`nnfs train\`.`);
+  if (file === undefined && !existsSync(pretrainedCheckpoint())) {
+    throw new UserError(`no pretrained model at ${pretrainedCheckpoint()} (this copy of nnfs ships without one); pass --checkpoint FILE or train one with \`nnfs train\`.`);
   }
+  // A run folder named as the file it stands for, so the output says which checkpoint was used.
+  const path = await resolveCheckpointFile(file ?? pretrainedCheckpoint());
   const checkpoint = await loadCheckpoint(path);
   const sizes = checkpoint.sizes;
   const outputs = sizes[sizes.length - 1];
