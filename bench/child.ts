@@ -3,9 +3,11 @@
 
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { constants, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { describeFsError, UserError } from '../src/errors.js';
 import { cliEntry } from '../src/package-paths.js';
+import { offStopSignals, onStopSignals } from '../src/stop-signals.js';
 import type { EpochMetrics } from '../src/train/session.js';
 
 export interface ChildRun {
@@ -23,6 +25,15 @@ function peakRssKB(pid: number): number {
     return match ? Number(match[1]) : 0;
   } catch {
     return 0;
+  }
+}
+
+/** Refuses, in one sentence and before anything is measured, a temporary folder the cold-start and memory runs cannot write in. */
+export function assertTempFolderUsable(): void {
+  try {
+    rmSync(mkdtempSync(join(tmpdir(), 'nnfs-bench-')), { recursive: true });
+  } catch (e) {
+    throw new UserError(`bench cannot make a folder in ${tmpdir()} (TMPDIR) for its training runs: ${describeFsError(e)}.`);
   }
 }
 
@@ -52,23 +63,22 @@ export function watchTraining(args: string[], stopWhen: (m: EpochMetrics) => boo
     }
   });
   child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  // Ctrl-C (which reaches the child too) or SIGTERM: stop it and take its run folder away
-  // before leaving, as when it ends; left to the defaults, both left a checkpoint in /tmp.
+  // Ctrl-C (which reaches the child too), SIGTERM or SIGHUP: stop it and take its run folder
+  // away before leaving, as when it ends; left to the defaults, each left a checkpoint in /tmp.
   let stoppedBy: NodeJS.Signals | undefined;
   const onSignal = (signal: NodeJS.Signals) => {
     stoppedBy = signal;
     child.kill('SIGKILL');
   };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  onStopSignals(onSignal);
   return new Promise((resolve, reject) => {
     child.on('error', reject);
     child.on('exit', (code) => {
       clearInterval(sampler);
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
+      offStopSignals(onSignal);
       rmSync(out, { recursive: true, force: true });
-      if (stoppedBy) process.exit(stoppedBy === 'SIGINT' ? 130 : 143);
+      // As a shell reports a death by that signal: 128 + its number.
+      if (stoppedBy) process.exit(128 + constants.signals[stoppedBy]);
       if (code !== 0 && code !== null) reject(new Error(`nnfs train failed: ${stderr.trim()}`));
       else resolve({ epochs, peakRssMB: Math.round(peak / 1024), exitCode: code });
     });

@@ -1,7 +1,7 @@
 // `nnfs bench`: every figure nnfs claims, measured here and now, one record at a time.
 
 import { loadMnist } from '../src/data/mnist.js';
-import { watchTraining } from './child.js';
+import { assertTempFolderUsable, watchTraining } from './child.js';
 import { benchmarkKernels } from './kernels.js';
 import { machineInfo } from './machine.js';
 import { DEFAULTS } from '../src/config.js';
@@ -29,17 +29,21 @@ export const ORIGINAL_ACCURACY = 0.9244;
 
 export async function* runBench(options: BenchOptions): AsyncGenerator<BenchRecord> {
   const timing = options.quick ? QUICK_TIMING : FULL_TIMING;
-  yield { kind: 'machine', ...machineInfo() };
+  // What could refuse the run is checked before anything is printed or measured.
   const data = loadMnist(options.data);
   // Every recipe's batch must fit in the training set, or its steps are not the steps it names.
   const largest = Math.max(...RECIPES.map((r) => r.config.batchSize));
   if (data.train.count < largest) {
     throw new UserError(`bench needs at least ${largest} training images (its largest batch); ${options.data ?? 'the data'} holds ${data.train.count}.`);
   }
+  assertTempFolderUsable();
   const dataArgs = options.data ? ['--data', options.data] : [];
+  // The speed-ups are over the smallest thread count.
+  const threads = [...options.threads].sort((a, b) => a - b);
+  yield { kind: 'machine', ...machineInfo() };
 
-  for (const row of await measureScaling(data, options.threads, timing)) yield { kind: 'throughput', ...row };
-  for (const row of await measureSync(data, options.threads, timing)) yield { kind: 'sync', ...row };
+  for await (const row of measureScaling(data, threads, timing)) yield { kind: 'throughput', ...row };
+  for await (const row of measureSync(data, threads, timing)) yield { kind: 'sync', ...row };
   yield { kind: 'original-recipe', threads: 1, ...(await measureOriginalRecipe(data, { ...timing, windows: options.quick ? 2 : 4 })) };
   for (const row of benchmarkKernels(data, { maxTime: options.quick ? 0.1 : 1 })) yield { kind: 'kernel', ...row };
 
@@ -53,8 +57,8 @@ export async function* runBench(options: BenchOptions): AsyncGenerator<BenchReco
   // At batch 256 (16 microbatches), so that --threads N starts N workers where there are N
   // cores: train starts no more than a batch's microbatches can use (2 at the default 32).
   const shape = microbatchShape({ ...DEFAULTS, batchSize: MEMORY_BATCH });
-  for (const threads of options.quick ? new Set([Math.min(...options.threads), Math.max(...options.threads)]) : options.threads) {
-    const child = await watchTraining(['--epochs', '1', '--batch-size', String(MEMORY_BATCH), '--threads', String(threads), ...dataArgs]);
-    yield { kind: 'memory', threads, workerThreads: workersFor(threads, shape), peakRssMB: child.peakRssMB };
+  for (const count of options.quick ? new Set([threads[0], threads[threads.length - 1]]) : threads) {
+    const child = await watchTraining(['--epochs', '1', '--batch-size', String(MEMORY_BATCH), '--threads', String(count), ...dataArgs]);
+    yield { kind: 'memory', threads: count, workerThreads: workersFor(count, shape), peakRssMB: child.peakRssMB };
   }
 }

@@ -22,15 +22,15 @@ export interface ScalingRow {
   recipe: string;
   threads: number;
   samplesPerSecond: number;
-  /** Over the same recipe at the first thread count measured (normally 1). */
+  /** Over the same recipe at the smallest thread count measured (normally 1). */
   speedup: number;
-  /** speedup / (threads / first thread count). */
+  /** speedup / (threads / smallest thread count). */
   efficiency: number;
   microsecondsPerStep: number;
 }
 
-export async function measureScaling(data: Mnist, threadCounts: number[], timing: Timing): Promise<ScalingRow[]> {
-  const rows: ScalingRow[] = [];
+/** One row per recipe and thread count, each as soon as it is measured; `threadCounts` ascending (the first is the base). */
+export async function* measureScaling(data: Mnist, threadCounts: number[], timing: Timing): AsyncGenerator<ScalingRow> {
   for (const recipe of RECIPES) {
     let base: number | undefined;
     for (const threads of threadCounts) {
@@ -38,10 +38,9 @@ export async function measureScaling(data: Mnist, threadCounts: number[], timing
       const r = await measureThroughput({ config: recipe.config, data, threads, windowSamples: data.train.count, ...timing });
       base ??= r.samplesPerSecond;
       const speedup = r.samplesPerSecond / base;
-      rows.push({ recipe: recipe.name, threads, samplesPerSecond: r.samplesPerSecond, speedup, efficiency: speedup / (threads / threadCounts[0]), microsecondsPerStep: r.microsecondsPerStep });
+      yield { recipe: recipe.name, threads, samplesPerSecond: r.samplesPerSecond, speedup, efficiency: speedup / (threads / threadCounts[0]), microsecondsPerStep: r.microsecondsPerStep };
     }
   }
-  return rows;
 }
 
 export interface SyncRow {
@@ -52,8 +51,8 @@ export interface SyncRow {
   microsecondsPerDispatchedStep: number;
 }
 
-export async function measureSync(data: Mnist, threadCounts: number[], timing: Timing): Promise<SyncRow[]> {
-  const rows: SyncRow[] = [];
+/** One row per thread count, each as soon as it is measured. */
+export async function* measureSync(data: Mnist, threadCounts: number[], timing: Timing): AsyncGenerator<SyncRow> {
   for (const threads of threadCounts) {
     const config = { ...DEFAULTS, batchSize: 64 };
     const r = await measureThroughput({ config, data, threads, kernel: 'none', windowSamples: 30_000, ...timing });
@@ -62,12 +61,11 @@ export async function measureSync(data: Mnist, threadCounts: number[], timing: T
     try {
       await coordinator.measureDispatchPerStep(200); // warm-up
       const perStep = await coordinator.measureDispatchPerStep(1000);
-      rows.push({ threads, microsecondsPerEmptyStep: r.microsecondsPerStep, microsecondsPerDispatchedStep: perStep });
+      yield { threads, microsecondsPerEmptyStep: r.microsecondsPerStep, microsecondsPerDispatchedStep: perStep };
     } finally {
       await coordinator.close();
     }
   }
-  return rows;
 }
 
 /** The original project's recipe on one thread: seconds per epoch of the training set (MNIST's 60,000 samples). */

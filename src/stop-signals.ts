@@ -4,10 +4,10 @@
 
 const STOP_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
 
-export function onStopSignals(listener: () => void): void {
+export function onStopSignals(listener: (signal: NodeJS.Signals) => void): void {
   for (const signal of STOP_SIGNALS) process.on(signal, listener);
 }
 
-export function offStopSignals(listener: () => void): void {
+export function offStopSignals(listener: (signal: NodeJS.Signals) => void): void {
   for (const signal of STOP_SIGNALS) process.off(signal, listener);
 }

@@ -236,6 +236,14 @@ describe('bench on small data', () => {
     const result = runCli(['bench', '--quick', '--threads', '1', '--data', smallMnistFolder(100, 10)]);
     expect(result.status).toBe(1);
     expect(result.stderr).toMatch(/^nnfs: bench needs at least 256 training images \(its largest batch\); .* holds 100\.\n$/);
+    expect(result.stdout).toBe(''); // not even the machine's line: nothing was measured
+  });
+
+  it('refuses a temporary folder it cannot use for its training runs before measuring anything', () => {
+    const result = runCli(['bench', '--quick', '--threads', '1', '--data', tiny], { env: { TMPDIR: join(tempDir(), 'absent') } });
+    expect(result.status).toBe(1);
+    expect(result.stderr).toMatch(/^nnfs: bench cannot make a folder in .*absent \(TMPDIR\) for its training runs: .+\.\n$/);
+    expect(result.stdout).toBe('');
   });
 
   it('names the epoch it timed and measures kernels on a test set smaller than a microbatch', () => {
@@ -247,17 +255,19 @@ describe('bench on small data', () => {
     expect(records.filter((r) => r.kind === 'memory').map((r) => r.threads)).toEqual([1]);
   }, 90_000);
 
-  it('stopped by Ctrl-C while it times a run of `nnfs train`, leaves that run nothing on disk', async () => {
-    const tmp = tempDir();
-    const bench = spawn(process.execPath, [CLI, 'bench', '--quick', '--threads', '1', '--data', tiny], { env: { ...process.env, TMPDIR: tmp }, stdio: 'ignore' });
-    const exited = new Promise<number | null>((resolve) => bench.on('exit', resolve));
-    // The timed run's folder, once it has trained an epoch.
-    const started = Date.now();
-    while (!readdirSync(tmp).some((name) => existsSync(join(tmp, name, 'run', 'metrics.jsonl'))) && Date.now() - started < 60_000) {
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
-    bench.kill('SIGINT');
-    expect(await exited).toBe(130);
-    expect(readdirSync(tmp)).toEqual([]);
-  }, 90_000);
+  for (const [signal, status] of [['SIGINT', 130], ['SIGHUP', 129]] as const) {
+    it(`stopped by ${signal} while it times a run of \`nnfs train\`, leaves that run nothing on disk`, async () => {
+      const tmp = tempDir();
+      const bench = spawn(process.execPath, [CLI, 'bench', '--quick', '--threads', '1', '--data', tiny], { env: { ...process.env, TMPDIR: tmp }, stdio: 'ignore' });
+      const exited = new Promise<number | null>((resolve) => bench.on('exit', resolve));
+      // The timed run's folder, once it has trained an epoch.
+      const started = Date.now();
+      while (!readdirSync(tmp).some((name) => existsSync(join(tmp, name, 'run', 'metrics.jsonl'))) && Date.now() - started < 60_000) {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      bench.kill(signal);
+      expect(await exited).toBe(status);
+      expect(readdirSync(tmp)).toEqual([]);
+    }, 90_000);
+  }
 });

@@ -11,7 +11,7 @@ export const describe = 'measure training speed, scaling, kernels, time to accur
 
 export function builder(yargs: Argv) {
   return yargs
-    .option('threads', { type: 'string', requiresArg: true, describe: 'thread counts to measure, comma-separated', default: '1,2,4,8', coerce: integerList('threads', 1, MAX_THREADS) })
+    .option('threads', { type: 'string', requiresArg: true, describe: 'thread counts to measure, comma-separated (speed-ups are over the smallest)', default: '1,2,4,8', coerce: integerList('threads', 1, MAX_THREADS) })
     .option('data', dataOption)
     .option('quick', { type: 'boolean', default: false, describe: 'fewer and shorter measurements (under 20 s)' })
     .option('json', jsonOption)
@@ -29,5 +29,7 @@ export async function handler(args: { threads: number[]; quick: boolean; json: b
     // Nobody reads the figures any more (`nnfs bench | head`): stop measuring.
     if (stdoutClosed()) break;
     print(record);
+    // A turn of the event loop, so that a reader gone since the last record (EPIPE) is known before the next measurement.
+    await new Promise((next) => setImmediate(next));
   }
 }
