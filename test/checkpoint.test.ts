@@ -9,10 +9,9 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { decodeCheckpoint, encodeCheckpoint, FORMAT_VERSION } from '../src/checkpoint/format.js';
 import { decodeSafetensors, encodeSafetensors, type TensorIn } from '../src/checkpoint/safetensors.js';
+import { assertWritable, FileExistsError } from '../src/checkpoint/safe-files.js';
 import {
-  assertWritable,
   checkpointName,
-  FileExistsError,
   LAST_NAME,
   listCheckpoints,
   loadCheckpoint,

@@ -13,7 +13,7 @@
 import { linkSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describeFsError, UserError } from '../errors.js';
-import { lacksHardLinks, processAlive } from './store.js';
+import { lacksHardLinks, processAlive } from './safe-files.js';
 
 export const LOCK_NAME = '.nnfs-run.lock';
 const BREAKING_NAME = '.nnfs-run.lock.breaking';

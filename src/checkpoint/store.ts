@@ -1,11 +1,11 @@
-// Checkpoint files on disk: atomic save (temp file, fsync, rename, fsync the folder),
+// Checkpoint files on disk: their names, the atomic save (safe-files.ts) with
 // last.safetensors kept equal to the newest save, loading, listing and pruning.
 
-import { randomBytes } from 'node:crypto';
-import { closeSync, existsSync, mkdirSync, openSync, promises as fs, readdirSync, readSync, rmdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, openSync, promises as fs, readdirSync, readSync } from 'node:fs';
 import path from 'node:path';
 import { describeFsError, refuseSpecialFile, UserError } from '../errors.js';
 import { decodeCheckpoint, encodeCheckpoint } from './format.js';
+import { FileExistsError, linkAsNew, makeFolder, removeEmptyFolders, syncDir, writeAndRename, writeTemp } from './safe-files.js';
 import { decodeSafetensorsMetadata, MAX_HEADER_BYTES } from './safetensors.js';
 import type { Checkpoint } from './types.js';
 
@@ -36,94 +36,6 @@ export function parseCheckpointName(name: string): { epoch: number; step: number
   if (match[2] === undefined) return { epoch: Number(match[1]), step: 0 };
   const inEpoch = Number(match[1]);
   return inEpoch === 0 ? null : { epoch: inEpoch - 1, step: Number(match[2]) };
-}
-
-/**
- * mkdir -p; returns the folders it made, outermost first. Node's own { recursive: true }
- * spins forever where a parent exists but answers ENOENT for any child (procfs: --out
- * /proc/x); here a second ENOENT, once the parent is in place, is final.
- */
-function makeFolder(dir: string): string[] {
-  const isFolder = () => statSync(dir, { throwIfNoEntry: false })?.isDirectory() === true;
-  try {
-    mkdirSync(dir);
-    return [dir];
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'EEXIST' && isFolder()) return [];
-    if (code !== 'ENOENT' || path.dirname(dir) === dir) throw e;
-  }
-  const made = makeFolder(path.dirname(dir));
-  try {
-    mkdirSync(dir);
-    made.push(dir);
-  } catch (e) {
-    if (!((e as NodeJS.ErrnoException).code === 'EEXIST' && isFolder())) {
-      removeEmptyFolders(made);
-      throw e;
-    }
-  }
-  return made;
-}
-
-/** Removes the folders makeFolder made (innermost first) where they are still empty: a failed command leaves no trace. */
-export function removeEmptyFolders(made: readonly string[]): void {
-  for (const dir of [...made].reverse()) {
-    try {
-      rmdirSync(dir);
-    } catch {
-      return; // not empty (something was saved there), or gone: it and its parents stay as they are
-    }
-  }
-}
-
-/** tempName's names, with the pid of the process that made them (removeAbandonedTemps). */
-const TEMP_NAME = /^\..+\.tmp-(\d+)-[0-9a-f]+$/;
-
-function tempName(dir: string, fileName: string): string {
-  return path.join(dir, `.${fileName}.tmp-${process.pid}-${randomBytes(6).toString('hex')}`);
-}
-
-/** Writes bytes to a fresh temp file in `dir` and fsyncs it; returns the temp path, or removes it on failure. */
-async function writeTemp(dir: string, fileName: string, bytes: Uint8Array): Promise<string> {
-  const temp = tempName(dir, fileName);
-  // 'wx' so a name clash never overwrites someone else's file.
-  const handle = await fs.open(temp, 'wx');
-  try {
-    await handle.writeFile(bytes);
-    await handle.sync();
-    await handle.close();
-  } catch (e) {
-    await handle.close().catch(() => undefined);
-    await fs.rm(temp, { force: true }).catch(() => undefined);
-    throw e;
-  }
-  return temp;
-}
-
-/** Makes the renames durable; some platforms cannot open or fsync a folder, which costs only durability. */
-async function syncDir(dir: string): Promise<void> {
-  let handle;
-  try {
-    handle = await fs.open(dir, 'r');
-    await handle.sync();
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code !== 'EISDIR' && code !== 'EPERM' && code !== 'EINVAL' && code !== 'EBADF') throw e;
-  } finally {
-    await handle?.close();
-  }
-}
-
-/** Writes `bytes` to a temp file beside `file` and renames it over `file`; the temp file goes if the rename fails. */
-async function writeAndRename(file: string, bytes: Uint8Array): Promise<void> {
-  const temp = await writeTemp(path.dirname(file), path.basename(file), bytes);
-  try {
-    await fs.rename(temp, file);
-  } catch (e) {
-    await fs.rm(temp, { force: true }).catch(() => undefined);
-    throw e;
-  }
 }
 
 /**
@@ -174,12 +86,6 @@ async function writeAtomically(file: string, bytes: Uint8Array, { afterRename, r
   return file;
 }
 
-/** Replaces `file` with `bytes` so that a crash or a full disk leaves the old content whole; errors as they come. */
-export async function replaceFile(file: string, bytes: Uint8Array): Promise<void> {
-  await writeAndRename(file, bytes);
-  await syncDir(path.dirname(file));
-}
-
 /**
  * Saves `c` as dir/fileName and makes dir/last.safetensors the same content. A crash at
  * any instant leaves both the previous checkpoint and last.safetensors whole. Returns the
@@ -189,37 +95,6 @@ export async function saveCheckpoint(dir: string, fileName: string, c: Checkpoin
   const bytes = encodeCheckpoint(c);
   const finalPath = path.join(dir, fileName);
   return writeAtomically(finalPath, bytes, { afterRename: fileName === LAST_NAME ? undefined : () => updateLast(dir, bytes), createFolder });
-}
-
-/** writeCheckpointFile's refusal: `file` exists, and it never replaces a file. */
-export class FileExistsError extends Error {
-  constructor(readonly file: string) {
-    super(`${file} already exists`);
-  }
-}
-
-/** link()'s failure on a file system without hard links (FAT, some network shares), where callers fall back. */
-export function lacksHardLinks(error: unknown): boolean {
-  const code = (error as NodeJS.ErrnoException).code;
-  return code === 'EPERM' || code === 'ENOTSUP' || code === 'ENOSYS';
-}
-
-/**
- * Gives the finished temp file its name only if that name is free: link() refuses an
- * existing name in the same step, where a check and then a rename would leave a moment for
- * another process to create it. File systems without hard links get the check and rename.
- */
-async function linkAsNew(temp: string, file: string): Promise<void> {
-  try {
-    await fs.link(temp, file);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'EEXIST') throw new FileExistsError(file);
-    if (!lacksHardLinks(e)) throw e;
-    if (existsSync(file)) throw new FileExistsError(file);
-    await fs.rename(temp, file);
-    return;
-  }
-  await fs.rm(temp, { force: true });
 }
 
 /**
@@ -335,62 +210,4 @@ export async function pruneCheckpoints(dir: string, keep: number, upTo?: { epoch
     }
   }
   return doomed.map((f) => f.path);
-}
-
-/**
- * Creates `dir` if needed and proves it writable with a probe file, so a bad --out fails
- * before training. Returns the folders it made (removeEmptyFolders, if the run saves nothing).
- */
-export function assertWritable(dir: string): string[] {
-  const probe = path.join(dir, `.nnfs-write-probe-${process.pid}-${randomBytes(6).toString('hex')}`);
-  let made: string[] = [];
-  try {
-    made = makeFolder(dir);
-    writeFileSync(probe, 'probe', { flag: 'wx' });
-    rmSync(probe, { force: true });
-  } catch (e) {
-    try {
-      rmSync(probe, { force: true });
-    } catch {
-      // the probe was never made
-    }
-    removeEmptyFolders(made);
-    throw new UserError(`cannot write to ${dir}: ${describeFsError(e)}.`);
-  }
-  // Temporary files of saves that a killed process never finished (its pid is gone): never a checkpoint, only clutter.
-  removeTemps(dir, (pid) => !processAlive(pid));
-  return made;
-}
-
-/** For a process about to quit in the middle of a save: removes its own temporary files in `dir`. */
-export function removeUnfinishedSaves(dir: string): void {
-  removeTemps(dir, (pid) => pid === process.pid);
-}
-
-function removeTemps(dir: string, doomed: (pid: number) => boolean): void {
-  let names: string[];
-  try {
-    names = readdirSync(dir);
-  } catch {
-    return; // a folder that can be written but not listed: nothing to tidy
-  }
-  for (const name of names) {
-    const match = TEMP_NAME.exec(name);
-    if (!match || !doomed(Number(match[1]))) continue;
-    try {
-      rmSync(path.join(dir, name), { force: true });
-    } catch {
-      // clutter that stays is harmless
-    }
-  }
-}
-
-/** Whether process `pid` exists (EPERM: it does, under another user). */
-export function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }

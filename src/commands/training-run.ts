@@ -4,7 +4,8 @@
 import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
-import { assertWritable, LAST_NAME, parseCheckpointName, removeEmptyFolders, removeUnfinishedSaves, runFolderCheckpoint } from '../checkpoint/store.js';
+import { assertWritable, removeEmptyFolders, removeUnfinishedSaves } from '../checkpoint/safe-files.js';
+import { LAST_NAME, parseCheckpointName, runFolderCheckpoint } from '../checkpoint/store.js';
 import { assertStillLocked, lockRunFolder } from '../checkpoint/run-lock.js';
 import type { Checkpoint } from '../checkpoint/types.js';
 import { layerSizes, type TrainConfig } from '../config.js';

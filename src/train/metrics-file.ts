@@ -3,7 +3,7 @@
 
 import { existsSync, promises as fs } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { replaceFile } from '../checkpoint/store.js';
+import { replaceFile } from '../checkpoint/safe-files.js';
 import { describeFsError, UserError } from '../errors.js';
 
 export const METRICS_FILE = 'metrics.jsonl';
