@@ -4,7 +4,7 @@
 import type { Argv } from 'yargs';
 import { UserError } from '../errors.js';
 import { stdoutClosed } from '../report/stdout.js';
-import { MAX_THREADS, dataOption, integerList, jsonOption } from './flags.js';
+import { dataOption, integerList, jsonOption, MAX_THREADS } from './flags.js';
 
 export const command = 'bench';
 export const describe = 'measure training speed, scaling, kernels, time to accuracy and memory on this machine';

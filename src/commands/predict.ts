@@ -14,14 +14,14 @@ import { PIXEL_VALUE } from '../model/kernels.js';
 import { modelSpec, type ModelSpec } from '../model/spec.js';
 import { pretrainedCheckpoint } from '../package-paths.js';
 import { asciiDigit, formatProbabilities } from '../report/ascii.js';
-import { dataOption, jsonOption, path } from './flags.js';
+import { dataOption, jsonOption, oneValue } from './flags.js';
 
 export const checkpointOption = {
   type: 'string',
   requiresArg: true,
   describe: 'checkpoint file (or a run folder: its newest checkpoint)',
   defaultDescription: 'the shipped checkpoints/pretrained.safetensors',
-  coerce: path('checkpoint'),
+  coerce: oneValue('checkpoint'),
 } as const;
 
 /** A loaded model and the checkpoint it came from. */
@@ -53,7 +53,7 @@ export async function loadModel(file: string | undefined, inputSize: number, cla
 /** A whole number of any size: --index's upper bound is the test set's size, checked once it is loaded. */
 function wholeNumber(name: string) {
   return (raw: unknown): number => {
-    const text = path(name)(raw);
+    const text = oneValue(name)(raw);
     const value = /^[+-]?\d+$/.test(text) ? Number(text) : NaN;
     if (!Number.isSafeInteger(value)) throw new UserError(`--${name} must be a whole number, got ${text}.`);
     return value;
@@ -67,7 +67,7 @@ export function builder(yargs: Argv) {
   return yargs
     .option('checkpoint', checkpointOption)
     .option('index', { type: 'string', requiresArg: true, describe: 'test image number, 0-9999', defaultDescription: 'a random one', coerce: wholeNumber('index') })
-    .option('image', { type: 'string', requiresArg: true, describe: 'a PNG of a hand-drawn digit (any size, either polarity)', coerce: path('image') })
+    .option('image', { type: 'string', requiresArg: true, describe: 'a PNG of a hand-drawn digit (any size, either polarity)', coerce: oneValue('image') })
     .option('data', dataOption)
     .option('json', jsonOption)
     .example('$0 predict', 'a random test digit, with the shipped model')

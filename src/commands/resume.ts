@@ -10,7 +10,7 @@ import { UserError } from '../errors.js';
 import { loadMnist } from '../data/mnist.js';
 import { optimizerStateNames } from '../train/optimizer.js';
 import { stepGeometry } from '../train/protocol.js';
-import { dataOption, integer, jsonOption, keepOption, path, saveEveryStepsOption, threadsOption } from './flags.js';
+import { dataOption, integer, jsonOption, keepOption, oneValue, saveEveryStepsOption, threadsOption } from './flags.js';
 import { runTraining } from './training-run.js';
 
 export const command = 'resume';
@@ -21,7 +21,7 @@ export const FIXED_BY_CHECKPOINT = ['hidden', 'optimizer', 'lr', 'lr-decay', 'ke
 
 export function builder(yargs: Argv) {
   let built = yargs
-    .option('checkpoint', { type: 'string', requiresArg: true, demandOption: 'name the checkpoint to continue with --checkpoint FILE.', describe: 'checkpoint file (or a run folder: its newest checkpoint)', coerce: path('checkpoint') })
+    .option('checkpoint', { type: 'string', requiresArg: true, demandOption: 'name the checkpoint to continue with --checkpoint FILE.', describe: 'checkpoint file (or a run folder: its newest checkpoint)', coerce: oneValue('checkpoint') })
     .option('epochs', { type: 'string', requiresArg: true, describe: "the run's new total number of epochs (default: the checkpoint's)", coerce: integer('epochs', 1, 1_000_000) })
     .option('threads', threadsOption)
     .option('data', dataOption)

@@ -4,7 +4,7 @@ import type { Argv } from 'yargs';
 import { UserError } from '../errors.js';
 import { DEFAULTS, INITS, KERNELS, OPTIMIZERS, ORIGINAL_RECIPE, validateConfig, type InitName, type OptimizerName, type TrainConfig, type TrainKernel } from '../config.js';
 import { loadMnist } from '../data/mnist.js';
-import { choice, dataOption, fraction, keepOption, saveEveryStepsOption, integer, integerList, jsonOption, path, positive, threadsOption } from './flags.js';
+import { choice, dataOption, fraction, integer, integerList, jsonOption, keepOption, oneValue, positive, saveEveryStepsOption, threadsOption } from './flags.js';
 import { runTraining } from './training-run.js';
 
 export const command = 'train';
@@ -28,7 +28,7 @@ export function builder(yargs: Argv) {
     .option('microbatch', { type: 'string', requiresArg: true, describe: 'samples per gradient slot (fixes the summation order)', default: String(DEFAULTS.microbatch), coerce: integer('microbatch', 1, 1_000_000) })
     .option('kernel', { type: 'string', requiresArg: true, describe: 'wasm (WebAssembly SIMD), sparse (JS, nonzero pixels only) or dense (JS, the reference)', default: DEFAULTS.kernel, coerce: choice('kernel', KERNELS) })
     .option('data', dataOption)
-    .option('out', { type: 'string', requiresArg: true, describe: 'run folder for checkpoints and metrics.jsonl', defaultDescription: 'checkpoints/run-<time>', coerce: path('out') })
+    .option('out', { type: 'string', requiresArg: true, describe: 'run folder for checkpoints and metrics.jsonl', defaultDescription: 'checkpoints/run-<time>', coerce: oneValue('out') })
     .option('save-every-steps', saveEveryStepsOption)
     .option('keep', keepOption)
     .option('json', jsonOption)
