@@ -182,11 +182,6 @@ function readEntry(name: string, raw: unknown, dataLength: number): Entry {
   return { name, dtype, shape: shape as number[], begin, end };
 }
 
-/** The metadata of safetensors bytes that hold at least the header (the tensors need not follow). */
-export function decodeSafetensorsMetadata(head: Uint8Array): Record<string, string> {
-  return readMetadata(readHeader(head).header);
-}
-
 /** Parses safetensors bytes; every failure is a UserError with one sentence. */
 export function decodeSafetensors(bytes: Uint8Array): DecodedSafetensors {
   const { header, dataStart } = readHeader(bytes);

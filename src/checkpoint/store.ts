@@ -1,12 +1,11 @@
 // Checkpoint files on disk: their names, the atomic save (safe-files.ts) with
 // last.safetensors kept equal to the newest save, loading, listing and pruning.
 
-import { closeSync, existsSync, openSync, promises as fs, readdirSync, readSync } from 'node:fs';
+import { existsSync, promises as fs, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { describeFsError, refuseSpecialFile, UserError } from '../errors.js';
 import { decodeCheckpoint, encodeCheckpoint } from './format.js';
 import { FileExistsError, linkAsNew, makeFolder, removeEmptyFolders, syncDir, writeAndRename, writeTemp } from './safe-files.js';
-import { decodeSafetensorsMetadata, MAX_HEADER_BYTES } from './safetensors.js';
 import type { Checkpoint } from './types.js';
 
 export const LAST_NAME = 'last.safetensors';
@@ -113,45 +112,18 @@ export async function resolveCheckpointFile(file: string): Promise<string> {
 
 /**
  * The checkpoint a run folder stands for: its last.safetensors, or, where the run stopped
- * between saving a numbered checkpoint and copying it to last.safetensors (killed, a
- * second Ctrl-C, a full disk), that newest numbered one, whole since it was renamed into
- * place: last.safetensors is then missing (the first save) or older. undefined when the
- * folder has neither.
+ * between renaming its first numbered checkpoint into place and writing last.safetensors
+ * (killed, a second Ctrl-C, a full disk), that newest numbered one. (Stopped there at a
+ * later save, last.safetensors is the save before: a valid checkpoint of the same run, from
+ * which resume redoes the lost steps bit for bit.) undefined when the folder has neither.
  */
 export function runFolderCheckpoint(dir: string): string | undefined {
   const last = path.join(dir, LAST_NAME);
-  let newest: CheckpointFile | undefined;
+  if (existsSync(last)) return last;
   try {
-    newest = numberedCheckpoints(dir, readdirSync(dir)).at(-1);
-  } catch {
-    return existsSync(last) ? last : undefined;
-  }
-  if (!existsSync(last)) return newest?.path;
-  const lastAt = savedAt(last);
-  // An unreadable last.safetensors is left to its reader, which says what is wrong with it.
-  const older = newest && lastAt && (lastAt.epoch < newest.epoch || (lastAt.epoch === newest.epoch && lastAt.step < newest.step));
-  return older ? newest!.path : last;
-}
-
-/** The position (completed epochs, steps into the next) a checkpoint's header gives, without reading its tensors; undefined if unreadable. */
-function savedAt(file: string): { epoch: number; step: number } | undefined {
-  let fd: number | undefined;
-  try {
-    fd = openSync(file, 'r');
-    const size = Buffer.alloc(8);
-    if (readSync(fd, size, 0, 8, 0) !== 8) return undefined;
-    const length = size.readBigUInt64LE(0);
-    if (length > BigInt(MAX_HEADER_BYTES)) return undefined;
-    const head = Buffer.alloc(8 + Number(length));
-    if (readSync(fd, head, 0, head.length, 0) !== head.length) return undefined;
-    const metadata = decodeSafetensorsMetadata(head);
-    const epoch = Number(metadata.epoch);
-    const step = Number(metadata.step);
-    return Number.isSafeInteger(epoch) && Number.isSafeInteger(step) ? { epoch, step } : undefined;
+    return numberedCheckpoints(dir, readdirSync(dir)).at(-1)?.path;
   } catch {
     return undefined;
-  } finally {
-    if (fd !== undefined) closeSync(fd);
   }
 }
 

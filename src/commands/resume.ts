@@ -114,7 +114,7 @@ async function resumeFolder(given: string, checkpoint: Checkpoint): Promise<stri
   if (!parseCheckpointName(name)) return undefined;
   const lastFile = join(dir, LAST_NAME);
   if (existsSync(lastFile) && !sameRun(await loadCheckpoint(lastFile), checkpoint)) {
-    throw new UserError(`${given} belongs to another run than ${lastFile}; copy it to a folder of its own to resume it.`);
+    throw new UserError(`${file} belongs to another run than ${lastFile}; copy it to a folder of its own to resume it.`);
   }
   const { epoch, step } = checkpoint.position;
   const later = (await listCheckpoints(dir)).filter((f) => f.epoch > epoch || (f.epoch === epoch && f.step > step));
