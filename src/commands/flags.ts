@@ -150,7 +150,8 @@ export function refuseMisreadArgs(args: readonly string[]): void {
  * the booleans.
  */
 export function refuseSwitchMistakes(args: readonly string[], parsed: Record<string, unknown>): void {
-  const given = new Set<string>();
+  // Each on/off flag seen, and whether every spelling of it so far was the plain --name.
+  const given = new Map<string, boolean>();
   for (const arg of args) {
     if (arg === '--') return;
     const flag = /^--(?:no-)?([^=]+)(?:=(.*))?$/s.exec(arg);
@@ -159,9 +160,12 @@ export function refuseSwitchMistakes(args: readonly string[], parsed: Record<str
     if (value !== undefined && value !== 'true' && value !== 'false') {
       throw new UserError(`--${name} takes no value (got ${JSON.stringify(value)}); write --${name} alone.`);
     }
-    // --help and --version print and end: said twice, they mean the same.
-    if (given.has(name) && name !== 'help' && name !== 'version') throw new UserError(`--${name} was given more than once.`);
-    given.add(name);
+    const plain = arg === `--${name}`;
+    const before = given.get(name);
+    // --help and --version print and end: said twice, plainly, they mean the same (--help --no-help does not).
+    const repeatable = (name === 'help' || name === 'version') && before === true && plain;
+    if (before !== undefined && !repeatable) throw new UserError(`--${name} was given more than once.`);
+    given.set(name, (before ?? true) && plain);
   }
 }
 
