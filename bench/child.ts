@@ -3,9 +3,9 @@
 
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { constants, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describeFsError, UserError } from '../src/errors.js';
+import { describeFsError, INTERRUPTED_EXIT_CODE, UserError } from '../src/errors.js';
 import { cliEntry } from '../src/package-paths.js';
 import { offStopSignals, onStopSignals } from '../src/stop-signals.js';
 import type { EpochMetrics } from '../src/train/session.js';
@@ -65,9 +65,9 @@ export function watchTraining(args: string[], stopWhen: (m: EpochMetrics) => boo
   child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   // Ctrl-C (which reaches the child too), SIGTERM or SIGHUP: stop it and take its run folder
   // away before leaving, as when it ends; left to the defaults, each left a checkpoint in /tmp.
-  let stoppedBy: NodeJS.Signals | undefined;
-  const onSignal = (signal: NodeJS.Signals) => {
-    stoppedBy = signal;
+  let stopped = false;
+  const onSignal = () => {
+    stopped = true;
     child.kill('SIGKILL');
   };
   onStopSignals(onSignal);
@@ -77,8 +77,7 @@ export function watchTraining(args: string[], stopWhen: (m: EpochMetrics) => boo
       clearInterval(sampler);
       offStopSignals(onSignal);
       rmSync(out, { recursive: true, force: true });
-      // As a shell reports a death by that signal: 128 + its number.
-      if (stoppedBy) process.exit(128 + constants.signals[stoppedBy]);
+      if (stopped) process.exit(INTERRUPTED_EXIT_CODE);
       if (code !== 0 && code !== null) reject(new Error(`nnfs train failed: ${stderr.trim()}`));
       else resolve({ epochs, peakRssMB: Math.round(peak / 1024), exitCode: code });
     });

@@ -26,10 +26,10 @@ export async function handler(args: { threads: number[]; quick: boolean; json: b
   const { textPrinter } = await import('../../bench/format.js');
   const print = args.json ? (r: object) => process.stdout.write(JSON.stringify(r) + '\n') : textPrinter((s) => process.stdout.write(s));
   for await (const record of runBench({ threads: args.threads, quick: args.quick, data: args.data })) {
-    // Nobody reads the figures any more (`nnfs bench | head`): stop measuring.
-    if (stdoutClosed()) break;
     print(record);
-    // A turn of the event loop, so that a reader gone since the last record (EPIPE) is known before the next measurement.
+    // A turn of the event loop lets a failed write (EPIPE: `nnfs bench | head`) be known;
+    // nobody reads the figures any more, so the next measurement is not started.
     await new Promise((next) => setImmediate(next));
+    if (stdoutClosed()) break;
   }
 }
