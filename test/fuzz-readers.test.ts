@@ -1008,7 +1008,7 @@ describe('fuzz: PNG reader', () => {
       const result = attempt(() => readDigitPng(path));
       rmSync(path);
       if (!result.ok) {
-        expect(result.error.message).toBe('the image is empty: no digit found.');
+        expect(result.error.message).toBe(`${path}: the image is empty: no digit found.`);
         return;
       }
       checkDigit(result.value);

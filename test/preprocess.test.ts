@@ -311,9 +311,9 @@ describe('readDigitPng', () => {
 
   it('treats a 0x0 PNG and an all-white PNG as empty images', () => {
     const zero = writePng('zero.png', new PNG({ width: 0, height: 0 }), {});
-    expectUserError(() => readDigitPng(zero), EMPTY);
+    expectUserError(() => readDigitPng(zero), `${zero}: ${EMPTY}`);
     const blank = writePng('blank.png', rgbaPng(canvas(30, 30, WHITE), 30, 30), {});
-    expectUserError(() => readDigitPng(blank), EMPTY);
+    expectUserError(() => readDigitPng(blank), `${blank}: ${EMPTY}`);
   });
 });
 

@@ -53,7 +53,7 @@ export function readDigitPng(path: string): Float32Array {
   const header = readHeader(bytes);
   if (typeof header === 'string') throw new UserError(`${path} is not a readable PNG image (${header}).`);
   const { width, height } = header;
-  if (width === 0 || height === 0) return toMnistInput(new Float32Array(0), 0, 0);
+  if (width === 0 || height === 0) return digitIn(path, new Float32Array(0), 0, 0);
   if (width * height > MAX_PIXELS || width > MAX_SIDE || height > MAX_SIDE) {
     throw new UserError(`${path} is too large to read as a digit (${width}x${height} pixels; at most ${MAX_PIXELS} pixels and ${MAX_SIDE} a side).`);
   }
@@ -72,5 +72,14 @@ export function readDigitPng(path: string): Float32Array {
     throw new UserError(`${path} is not a readable PNG image (${shortReason(err)}).`);
   }
   const gray = grayFromRgba(png.data, png.width, png.height);
-  return toMnistInput(gray, png.width, png.height);
+  return digitIn(path, gray, png.width, png.height);
+}
+
+/** toMnistInput, its refusal (an image with no digit) naming the file. */
+function digitIn(path: string, gray: Float32Array, width: number, height: number): Float32Array {
+  try {
+    return toMnistInput(gray, width, height);
+  } catch (e) {
+    throw e instanceof UserError ? new UserError(`${path}: ${e.message}`) : e;
+  }
 }
