@@ -114,7 +114,8 @@ describe('nnfs predict', () => {
     it('an --index outside 0-9999', () => {
       expect(refusal(['--checkpoint', checkpoint, '--index', '10000'])).toBe('nnfs: --index must be a whole number from 0 to 9999, got 10000.');
       expect(refusal(['--checkpoint', checkpoint, '--index', '-1'])).toBe('nnfs: --index must be a whole number from 0 to 9999, got -1.');
-      expect(refusal(['--checkpoint', checkpoint, '--index', 'seven'])).toBe('nnfs: --index must be a whole number, got seven.');
+      expect(refusal(['--checkpoint', checkpoint, '--index', 'seven'])).toBe('nnfs: --index must be a whole number from 0 to 9999, got seven.');
+      expect(refusal(['--checkpoint', checkpoint, '--index', '1e3'])).toBe('nnfs: --index must be a whole number from 0 to 9999, got 1e3.');
     });
 
     it('a file that is not a PNG, and an image with no digit', () => {

@@ -50,23 +50,13 @@ export async function loadModel(file: string | undefined, inputSize: number, cla
   return { file: path, spec: modelSpec(sizes), params: checkpoint.params, checkpoint };
 }
 
-/** A whole number of any size: --index's upper bound is the test set's size, checked once it is loaded. */
-function wholeNumber(name: string) {
-  return (raw: unknown): number => {
-    const text = oneValue(name)(raw);
-    const value = /^[+-]?\d+$/.test(text) ? Number(text) : NaN;
-    if (!Number.isSafeInteger(value)) throw new UserError(`--${name} must be a whole number, got ${text}.`);
-    return value;
-  };
-}
-
 export const command = 'predict';
 export const describe = 'show a test digit (or a PNG of your own) and what the model thinks it is';
 
 export function builder(yargs: Argv) {
   return yargs
     .option('checkpoint', checkpointOption)
-    .option('index', { type: 'string', requiresArg: true, describe: 'test image number, 0-9999', defaultDescription: 'a random one', coerce: wholeNumber('index') })
+    .option('index', { type: 'string', requiresArg: true, describe: 'test image number, 0-9999', defaultDescription: 'a random one', coerce: oneValue('index') })
     .option('image', { type: 'string', requiresArg: true, describe: 'a PNG of a hand-drawn digit (any size, either polarity)', coerce: oneValue('image') })
     .option('data', dataOption)
     .option('json', jsonOption)
@@ -77,7 +67,8 @@ export function builder(yargs: Argv) {
 
 interface PredictArgs {
   checkpoint?: string;
-  index?: number;
+  /** As given: checked against the test set's size (testDigit). */
+  index?: string;
   image?: string;
   data?: string;
   json: boolean;
@@ -102,12 +93,14 @@ async function pngDigit(file: string): Promise<Digit> {
   return { input, pixels: Uint8Array.from(input, (v) => Math.round(v * 255)), rows: MNIST_SIDE, cols: MNIST_SIDE, classes: 10 };
 }
 
-function testDigit(dataDir: string, requested: number | undefined): Digit {
+/** `requested`: --index as given, checked once the test set's size is known, so every wrong value gets the same sentence. */
+function testDigit(dataDir: string, requested: string | undefined): Digit {
   const test = loadSplit(dataDir, 't10k');
-  if (requested !== undefined && (requested < 0 || requested >= test.count)) {
+  const asked = requested !== undefined && /^[+-]?\d+$/.test(requested) ? Number(requested) : NaN;
+  if (requested !== undefined && !(Number.isSafeInteger(asked) && asked >= 0 && asked < test.count)) {
     throw new UserError(`--index must be a whole number from 0 to ${test.count - 1}, got ${requested}.`);
   }
-  const index = requested ?? Math.floor(Math.random() * test.count);
+  const index = requested === undefined ? Math.floor(Math.random() * test.count) : asked;
   const pixels = test.pixels.slice(index * test.inputSize, (index + 1) * test.inputSize);
   // The same byte -> float32 table as training, so a test image gives the kernels' exact inputs.
   const input = Float32Array.from(pixels, (v) => PIXEL_VALUE[v]);
