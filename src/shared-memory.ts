@@ -43,7 +43,7 @@ function allocate(bytes: number): number {
 }
 
 /**
- * Reachable from the command line (--hidden 20000,20000; lines --train 10000000), so a
+ * Reachable from the command line (--hidden 20000,20000), so a
  * sentence.
  */
 function tooBig(bytes: number, why: string): UserError {

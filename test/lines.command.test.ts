@@ -41,6 +41,6 @@ describe('nnfs lines', () => {
     const r = runCli(['lines', '--train', '0']);
     expect(r.status).not.toBe(0);
     expect(hasStackTrace(r.stderr)).toBe(false);
-    expect(r.stderr.trim()).toBe('nnfs: --train must be a whole number from 1 to 10000000, got 0.');
+    expect(r.stderr.trim()).toBe('nnfs: --train must be a whole number from 1 to 4000000, got 0.');
   });
 });
