@@ -192,11 +192,16 @@ describe('bad input', () => {
       expect(result.status).toBe(0);
       expect(result.stderr).toBe('');
     }
-    const out = join(tempDir(), 'never');
-    const mixed = runCli(['train', '--help', '--no-help', '--data', data, '--epochs', '1', '--out', out]);
-    expect(mixed.status).toBe(1);
-    expect(mixed.stderr).toBe('nnfs: --help was given more than once.\n');
-    expect(existsSync(out)).toBe(false);
+    for (const args of [['train', '--help', '--no-help'], ['train', '-h', '--no-help'], ['--no-help', '--help'], ['--version=true', '--no-version']]) {
+      const out = join(tempDir(), 'never');
+      const name = args.some((a) => a.includes('version')) ? 'version' : 'help';
+      const mixed = runCli([...args, '--data', data, '--epochs', '1', '--out', out]);
+      expect(mixed.status).toBe(1);
+      expect(mixed.stdout).toBe('');
+      expect(mixed.stderr).toBe(`nnfs: --${name} and --no-${name} contradict each other; give one of them.\n`);
+      expect(existsSync(out)).toBe(false);
+    }
+    for (const args of [['--help', '--help=true'], ['-h', '--help'], ['train', '-h', '-h']]) expect(runCli(args).status).toBe(0);
   });
 
   it('on/off flags still take true and false, and a closing -- is still nothing', () => {

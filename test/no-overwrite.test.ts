@@ -65,8 +65,11 @@ describe('earlier runs', () => {
     copyFileSync(join(run, 'epoch-0001.safetensors'), join(run, 'last.safetensors'));
     const resumed = runCli(['resume', '--checkpoint', run, '--data', data, '--epochs', '3']);
     expect(resumed.stderr).not.toMatch(/nnfs:/);
+    expect(resumed.status).toBe(0);
     expect(readFileSync(join(run, 'last.safetensors')).equals(readFileSync(join(straight, 'last.safetensors')))).toBe(true);
     expect(readFileSync(join(run, 'epoch-0002.safetensors')).equals(readFileSync(join(straight, 'epoch-0002.safetensors')))).toBe(true);
+    const learned = (dir: string) => readFileSync(join(dir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((line) => JSON.parse(line).testLoss);
+    expect(learned(run)).toEqual(learned(straight));
   }, 30_000);
 
   it('train --out a folder that holds a run is refused, and that run is left as it was', () => {

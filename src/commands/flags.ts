@@ -136,9 +136,18 @@ export function refuseMisreadArgs(args: readonly string[]): void {
   if (end !== -1 && end < args.length - 1) {
     throw new UserError(`nnfs reads nothing after --, got ${args.slice(end + 1).join(' ')}; write flags before it.`);
   }
-  for (const arg of end === -1 ? args : args.slice(0, end)) {
+  const words = end === -1 ? args : args.slice(0, end);
+  for (const arg of words) {
     const negated = /^(--no-[^=]+)=(.*)$/s.exec(arg);
     if (negated) throw new UserError(`${negated[1]} takes no value (got ${JSON.stringify(negated[2])}); write ${negated[1]} alone.`);
+  }
+  // Checked here, before yargs: it acts on --help (or -h) before its middleware runs when a
+  // command is named, and takes the last of --help and --no-help otherwise (so that
+  // `train --help --no-help` trained). Said twice the same way, they just print.
+  for (const name of ['help', 'version']) {
+    const on = words.some((w) => w === `--${name}` || w === `--${name}=true` || (name === 'help' && w === '-h'));
+    const off = words.some((w) => w === `--no-${name}` || w === `--${name}=false`);
+    if (on && off) throw new UserError(`--${name} and --no-${name} contradict each other; give one of them.`);
   }
 }
 
@@ -150,8 +159,7 @@ export function refuseMisreadArgs(args: readonly string[]): void {
  * the booleans.
  */
 export function refuseSwitchMistakes(args: readonly string[], parsed: Record<string, unknown>): void {
-  // Each on/off flag seen, and whether every spelling of it so far was the plain --name.
-  const given = new Map<string, boolean>();
+  const given = new Set<string>();
   for (const arg of args) {
     if (arg === '--') return;
     const flag = /^--(?:no-)?([^=]+)(?:=(.*))?$/s.exec(arg);
@@ -160,12 +168,11 @@ export function refuseSwitchMistakes(args: readonly string[], parsed: Record<str
     if (value !== undefined && value !== 'true' && value !== 'false') {
       throw new UserError(`--${name} takes no value (got ${JSON.stringify(value)}); write --${name} alone.`);
     }
-    const plain = arg === `--${name}`;
-    const before = given.get(name);
-    // --help and --version print and end: said twice, plainly, they mean the same (--help --no-help does not).
-    const repeatable = (name === 'help' || name === 'version') && before === true && plain;
-    if (before !== undefined && !repeatable) throw new UserError(`--${name} was given more than once.`);
-    given.set(name, (before ?? true) && plain);
+    // --help and --version print and end: repeated they mean the same (refuseMisreadArgs
+    // refuses them contradicted).
+    if (name === 'help' || name === 'version') continue;
+    if (given.has(name)) throw new UserError(`--${name} was given more than once.`);
+    given.add(name);
   }
 }
 

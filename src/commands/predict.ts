@@ -4,7 +4,8 @@
 
 import { existsSync } from 'node:fs';
 import type { Argv } from 'yargs';
-import { loadCheckpoint, resolveCheckpointFile } from '../checkpoint/store.js';
+import { decodeCheckpoint } from '../checkpoint/format.js';
+import { readCheckpointBytes, resolveCheckpointFile } from '../checkpoint/store.js';
 import type { Checkpoint } from '../checkpoint/types.js';
 import { defaultMnistDir, loadSplit } from '../data/mnist.js';
 import { MNIST_SIDE } from '../data/preprocess.js';
@@ -19,7 +20,7 @@ import { dataOption, jsonOption, oneValue } from './flags.js';
 export const checkpointOption = {
   type: 'string',
   requiresArg: true,
-  describe: 'checkpoint file (or a run folder: its newest checkpoint)',
+  describe: 'checkpoint file (or a run folder: its last.safetensors)',
   defaultDescription: 'the shipped checkpoints/pretrained.safetensors',
   coerce: oneValue('checkpoint'),
 } as const;
@@ -39,7 +40,7 @@ export async function loadModel(file: string | undefined, inputSize: number, cla
   }
   // A run folder named as the file it stands for, so the output says which checkpoint was used.
   const path = await resolveCheckpointFile(file ?? pretrainedCheckpoint());
-  const checkpoint = await loadCheckpoint(path);
+  const checkpoint = decodeCheckpoint(await readCheckpointBytes(path), path);
   const sizes = checkpoint.sizes;
   const outputs = sizes[sizes.length - 1];
   if (sizes[0] !== inputSize || outputs < classes) {

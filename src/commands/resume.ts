@@ -21,7 +21,7 @@ export const FIXED_BY_CHECKPOINT = ['hidden', 'optimizer', 'lr', 'lr-decay', 'ke
 
 export function builder(yargs: Argv) {
   let built = yargs
-    .option('checkpoint', { type: 'string', requiresArg: true, demandOption: 'name the checkpoint to continue with --checkpoint FILE.', describe: 'checkpoint file (or a run folder: its newest checkpoint)', coerce: oneValue('checkpoint') })
+    .option('checkpoint', { type: 'string', requiresArg: true, demandOption: 'name the checkpoint to continue with --checkpoint FILE.', describe: 'checkpoint file (or a run folder: its last.safetensors)', coerce: oneValue('checkpoint') })
     .option('epochs', { type: 'string', requiresArg: true, describe: "the run's new total number of epochs (default: the checkpoint's)", coerce: integer('epochs', 1, 1_000_000) })
     .option('threads', threadsOption)
     .option('data', dataOption)

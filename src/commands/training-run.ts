@@ -139,7 +139,7 @@ async function runSession(
       removeUnfinishedSaves(outDir);
       removeOrphanMetrics();
       const saved = runFolderCheckpoint(outDir);
-      process.stderr.write(saved ? `\nstopped at once; ${shownPath(saved)}, the last checkpoint saved, is intact.\n` : '\nstopped at once, before any checkpoint was saved.\n');
+      process.stderr.write(saved ? `\nstopped at once; ${shownPath(saved)} is intact: resume from it.\n` : '\nstopped at once, before any checkpoint was saved.\n');
       process.exit(INTERRUPTED_EXIT_CODE);
     }
     process.stderr.write('\nfinishing the current step and saving a checkpoint (Ctrl-C again to quit at once)…\n');

@@ -34,7 +34,7 @@ const PAGE_FILES: Record<string, string> = {
 const MNIST_SIZES = { inputs: 784, classes: 10 };
 
 export interface SiteOptions {
-  /** A checkpoint file, or a run folder (its newest checkpoint: runFolderCheckpoint). */
+  /** A checkpoint file, or a run folder (its last.safetensors: runFolderCheckpoint). */
   checkpoint: string;
   pageDir: string;
   /** The MNIST test split, or why it could not be loaded. */
@@ -42,7 +42,7 @@ export interface SiteOptions {
 }
 
 export interface Site {
-  /** The checkpoint file served at start-up (a folder resolves to its newest checkpoint). */
+  /** The checkpoint file served at start-up (a folder resolves to its last.safetensors). */
   checkpointFile: string;
   /** Why the checkpoint cannot be shown, in one sentence; the page shows the same text. */
   modelError?: string;
@@ -104,7 +104,7 @@ function fromChangingFile(fileOf: () => Promise<string>, make: (file: string) =>
 export async function buildSite(options: SiteOptions): Promise<Site> {
   const page = await readPageFiles(options.pageDir);
   // Resolved at every request: a run folder named before the run that makes it exists is
-  // a folder (served by its newest checkpoint) once that run has started. Until then a path
+  // a folder (served by its last.safetensors) once that run has started. Until then a path
   // that is not a .safetensors file stands for that folder's last.safetensors, so that its
   // metrics are looked for in it, not in the folder above.
   const checkpointFileNow = async () => {
