@@ -37,6 +37,14 @@ export function assertTempFolderUsable(): void {
   }
 }
 
+/** How many watchTraining runs are under way: while one is, a stop signal is theirs to handle (they clean up, then exit). */
+let watching = 0;
+
+/** Whether a stop signal now finds a child run to take away first (watchTraining's own handler does). */
+export function watchingTraining(): boolean {
+  return watching > 0;
+}
+
 /**
  * Spawns `nnfs train --json` with `args` and resolves when it exits, or earlier when
  * `stopWhen` says so (the child is then killed).
@@ -71,11 +79,13 @@ export function watchTraining(args: string[], stopWhen: (m: EpochMetrics) => boo
     child.kill('SIGKILL');
   };
   onStopSignals(onSignal);
+  watching++;
   return new Promise((resolve, reject) => {
     child.on('error', reject);
     child.on('exit', (code) => {
       clearInterval(sampler);
       offStopSignals(onSignal);
+      watching--;
       rmSync(out, { recursive: true, force: true });
       if (stopped) process.exit(INTERRUPTED_EXIT_CODE);
       if (code !== 0 && code !== null) reject(new Error(`nnfs train failed: ${stderr.trim()}`));

@@ -265,6 +265,17 @@ describe('bench on small data', () => {
     expect(records.filter((r) => r.kind === 'memory').map((r) => r.threads)).toEqual([1]);
   }, 90_000);
 
+  it('stopped by SIGTERM or SIGHUP while it times the engine, exits 130 as the other commands do', async () => {
+    for (const signal of ['SIGTERM', 'SIGHUP'] as const) {
+      const bench = spawn(process.execPath, [CLI, 'bench', '--quick', '--threads', '1', '--json'], { stdio: ['ignore', 'pipe', 'ignore'] });
+      const exited = new Promise<number | null>((resolve) => bench.on('exit', resolve));
+      // The machine's record comes just before the first throughput measurement starts.
+      await new Promise<void>((resolve) => bench.stdout.once('data', () => resolve()));
+      bench.kill(signal);
+      expect(await exited).toBe(130);
+    }
+  }, 60_000);
+
   for (const signal of ['SIGINT', 'SIGHUP'] as const) {
     it(`stopped by ${signal} while it times a run of \`nnfs train\`, leaves that run nothing on disk`, async () => {
       const tmp = tempDir();

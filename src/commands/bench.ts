@@ -2,7 +2,8 @@
 // time to accuracy and peak memory, measured on this machine (see bench/).
 
 import type { Argv } from 'yargs';
-import { UserError } from '../errors.js';
+import { INTERRUPTED_EXIT_CODE, UserError } from '../errors.js';
+import { offStopSignals, onStopSignals } from '../stop-signals.js';
 import { stdoutClosed } from '../report/stdout.js';
 import { dataOption, integerList, jsonOption, MAX_THREADS } from './flags.js';
 
@@ -22,14 +23,25 @@ export function builder(yargs: Argv) {
 export async function handler(args: { threads: number[]; quick: boolean; json: boolean; data?: string }): Promise<void> {
   if (new Set(args.threads).size !== args.threads.length) throw new UserError('--threads lists a thread count twice.');
   // Loaded only here: benchmark.js and the child-process helpers are not needed by other commands.
-  const { runBench } = await import('../../bench/runner.js');
   const { textPrinter } = await import('../../bench/format.js');
+  const { watchingTraining } = await import('../../bench/child.js');
+  const { runBench } = await import('../../bench/runner.js');
   const print = args.json ? (r: object) => process.stdout.write(JSON.stringify(r) + '\n') : textPrinter((s) => process.stdout.write(s));
-  for await (const record of runBench({ threads: args.threads, quick: args.quick, data: args.data })) {
-    print(record);
-    // A turn of the event loop lets a failed write (EPIPE: `nnfs bench | head`) be known;
-    // nobody reads the figures any more, so the next measurement is not started.
-    await new Promise((next) => setImmediate(next));
-    if (stdoutClosed()) break;
+  // Ctrl-C, SIGTERM or SIGHUP: 130, as the other commands; during a timed `nnfs train` the
+  // child's watcher takes its run folder away first, then exits so itself.
+  const stop = () => {
+    if (!watchingTraining()) process.exit(INTERRUPTED_EXIT_CODE);
+  };
+  onStopSignals(stop);
+  try {
+    for await (const record of runBench({ threads: args.threads, quick: args.quick, data: args.data })) {
+      print(record);
+      // A turn of the event loop lets a failed write (EPIPE: `nnfs bench | head`) be known;
+      // nobody reads the figures any more, so the next measurement is not started.
+      await new Promise((next) => setImmediate(next));
+      if (stdoutClosed()) break;
+    }
+  } finally {
+    offStopSignals(stop);
   }
 }
