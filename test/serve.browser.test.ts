@@ -272,6 +272,35 @@ describe.skipIf(!HAVE_CHROMIUM)(`nnfs serve in headless Chromium (${CHROMIUM})`,
     }
   });
 
+  it('labels a flat line once, and a huge loss so it fits the axis', async () => {
+    const flat = join(dir, 'flat');
+    mkdirSync(flat);
+    copyFileSync(checkpoint, join(flat, 'last.safetensors'));
+    const line = (epoch: number, testLoss: number) => JSON.stringify({ epoch, trainLoss: 0.3, testLoss, testAccuracy: 0.93, seconds: 1, samplesPerSecond: 6e5 });
+    writeFileSync(join(flat, 'metrics.jsonl'), [line(1, 0.25), line(2, 2e7)].join('\n') + '\n');
+    const other = await serve(flat);
+    const second = await browser.newPage();
+    try {
+      await second.goto(other.url);
+      await second.waitForSelector('#charts svg');
+      const [loss, accuracy] = await second.locator('#charts svg').all();
+      expect(await accuracy.locator('text.tick').allTextContents()).toEqual(['93.0%', '1', '2']);
+      for (const label of await loss.locator('text.tick').allTextContents()) expect(label.length).toBeLessThanOrEqual(8);
+    } finally {
+      await second.close();
+      await other.stop();
+    }
+  });
+
+  it('a tap without moving leaves a dot', async () => {
+    await page.click('#clear');
+    const box = (await page.locator('#pad').boundingBox())!;
+    await page.mouse.click(box.x + box.width / 2, box.y + box.height / 2);
+    await page.waitForSelector('#prediction[data-pending="false"]');
+    expect(await page.getAttribute('#prediction', 'data-digit')).toMatch(/^\d$/);
+    await page.click('#clear');
+  });
+
   it('draws a run of 70,000 epochs, skipping a line with an infinite loss', async () => {
     const long = join(dir, 'long');
     mkdirSync(long);
@@ -299,8 +328,13 @@ describe.skipIf(!HAVE_CHROMIUM)(`nnfs serve in headless Chromium (${CHROMIUM})`,
     try {
       await second.goto(other.url);
       await second.waitForSelector('body[data-model="error"]');
-      expect(await second.textContent('#model-error')).toBe(`The model could not be loaded: no checkpoint at ${missing}; train one with \`nnfs train\`.`);
+      // The terminal's backticks around a command are left out on the page.
+      expect(await second.textContent('#model-error')).toBe(`The model could not be loaded: no checkpoint at ${missing}; train one with nnfs train.`);
       expect(await second.locator('#pad').getAttribute('class')).toContain('disabled');
+      // No control that would do nothing, and no invitation to draw.
+      expect(await second.locator('#clear').isDisabled()).toBe(true);
+      expect(await second.locator('#more').isDisabled()).toBe(true);
+      expect(await second.textContent('#confidence')).toBe('no model to ask');
     } finally {
       await second.close();
       await other.stop();

@@ -28,6 +28,16 @@ function el<K extends keyof SVGElementTagNameMap>(name: K, attrs: Record<string,
   return node;
 }
 
+/** A loss for the axis: three decimals, or three significant digits once it is large (a diverging run), so it fits the margin. */
+function lossLabel(v: number): string {
+  return Math.abs(v) >= 1000 ? v.toPrecision(3) : v.toFixed(3);
+}
+
+/** The server's sentences name commands in backticks, for a terminal; the page shows them plainly. */
+export function plainText(sentence: string): string {
+  return sentence.replace(/`/g, '');
+}
+
 /** `count` evenly spaced values covering [lo, hi]. */
 function ticks(lo: number, hi: number, count: number): number[] {
   if (hi === lo) return [lo];
@@ -65,9 +75,14 @@ function lineChart(title: string, epochs: number[], series: Series[], format: (v
   const y = (v: number) => M.top + (1 - (v - lo) / (hi - lo)) * (H - M.top - M.bottom);
 
   const svg = el('svg', { viewBox: `0 0 ${W} ${H}`, role: 'img', 'aria-label': title, 'data-points': epochs.length });
+  let previous: string | undefined;
   for (const v of ticks(lo + pad, hi - pad, 4)) {
+    // A flat line's ticks differ by rounding only: one label, not four drawn on top of each other.
+    const label = format(v);
+    if (label === previous) continue;
+    previous = label;
     el('line', { class: 'grid', x1: M.left, x2: W - M.right, y1: y(v), y2: y(v) }, svg);
-    el('text', { class: 'tick', x: M.left - 6, y: y(v) + 4, 'text-anchor': 'end' }, svg).textContent = format(v);
+    el('text', { class: 'tick', x: M.left - 6, y: y(v) + 4, 'text-anchor': 'end' }, svg).textContent = label;
   }
   for (const e of epochTicks(epochs)) {
     el('text', { class: 'tick', x: x(e), y: H - M.bottom + 16, 'text-anchor': 'middle' }, svg).textContent = String(e);
@@ -120,7 +135,7 @@ export async function showCurves(panel: HTMLElement, charts: HTMLElement, note: 
     // Not ok: the server's one sentence says why (none beside the checkpoint, or not a metrics file).
     note.textContent = response.ok
       ? 'The run’s metrics.jsonl holds no finished epoch yet.'
-      : `No training curves: ${body} Runs of \`nnfs train\` write a metrics.jsonl in their folder.`;
+      : `No training curves: ${plainText(body)} Runs of nnfs train write a metrics.jsonl in their folder.`;
     return;
   }
   const epochs = lines.map((l) => l.epoch);
@@ -128,7 +143,7 @@ export async function showCurves(panel: HTMLElement, charts: HTMLElement, note: 
     lineChart('Loss', epochs, [
       { name: 'train', cls: 's-train', values: lines.map((l) => l.trainLoss) },
       { name: 'test', cls: 's-test', values: lines.map((l) => l.testLoss) },
-    ], (v) => v.toFixed(3)),
+    ], lossLabel),
     lineChart('Test accuracy', epochs, [{ name: 'test accuracy', cls: 's-acc', values: lines.map((l) => l.testAccuracy) }], (v) => `${(v * 100).toFixed(1)}%`),
   );
   charts.hidden = false;

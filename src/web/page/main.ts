@@ -4,7 +4,7 @@
 
 import { transfer, wrap } from 'comlink';
 import type { InferenceApi } from './api.js';
-import { showCurves } from './curves.js';
+import { plainText, showCurves } from './curves.js';
 import { Pad } from './pad.js';
 import { PredictionView } from './prediction.js';
 import { showSamples } from './samples-panel.js';
@@ -22,7 +22,7 @@ const errorBox = byId('model-error');
 const view = new PredictionView(byId('prediction'), byId('confidence'), byId<HTMLCanvasElement>('preview'), byId('bars'), MNIST_CLASSES);
 
 function showError(prefix: string, error: unknown): void {
-  errorBox.textContent = `${prefix}: ${error instanceof Error ? error.message : String(error)}`;
+  errorBox.textContent = `${prefix}: ${plainText(error instanceof Error ? error.message : String(error))}`;
   errorBox.hidden = false;
 }
 
@@ -91,6 +91,9 @@ async function start(): Promise<void> {
   } catch (error) {
     document.body.dataset.model = 'error';
     byId('model-info').textContent = 'no model';
+    // Nothing to draw for or test with: the controls say so instead of doing nothing.
+    for (const id of ['clear', 'more']) byId<HTMLButtonElement>(id).disabled = true;
+    byId('confidence').textContent = 'no model to ask';
     showError('The model could not be loaded', error);
     byId('samples-summary').textContent = 'No model to test the digits with.';
   }

@@ -19,7 +19,8 @@ const INK = '#111827';
 export class Pad {
   private readonly ctx: CanvasRenderingContext2D;
   private strokes: Point[][] = [];
-  private current: Point[] | undefined;
+  /** The stroke each pointer down on the pad is drawing: two fingers draw two lines, not one zigzag. */
+  private readonly active = new Map<number, Point[]>();
   private enabled = false;
 
   /** `onChange` runs on every change of the drawing; it should be cheap (it only schedules work). */
@@ -34,7 +35,7 @@ export class Pad {
     }).observe(canvas);
     canvas.addEventListener('pointerdown', (e) => this.down(e));
     canvas.addEventListener('pointermove', (e) => this.move(e));
-    for (const type of ['pointerup', 'pointercancel'] as const) canvas.addEventListener(type, () => (this.current = undefined));
+    for (const type of ['pointerup', 'pointercancel'] as const) canvas.addEventListener(type, (e) => this.active.delete(e.pointerId));
   }
 
   /** Drawing is refused until a model is loaded. */
@@ -49,7 +50,7 @@ export class Pad {
 
   clear(): void {
     this.strokes = [];
-    this.current = undefined;
+    this.active.clear();
     this.redraw();
     this.onChange();
   }
@@ -83,20 +84,22 @@ export class Pad {
     e.preventDefault();
     // Keep receiving moves when the stroke leaves the canvas, so it is not cut short.
     this.canvas.setPointerCapture(e.pointerId);
-    this.current = [this.point(e)];
-    this.strokes.push(this.current);
-    this.drawSegment(this.current[0], this.current[0]);
+    const stroke = [this.point(e)];
+    this.active.set(e.pointerId, stroke);
+    this.strokes.push(stroke);
+    this.drawSegment(stroke[0], stroke[0]);
     this.onChange();
   }
 
   private move(e: PointerEvent): void {
-    if (!this.current) return;
+    const stroke = this.active.get(e.pointerId);
+    if (!stroke) return;
     // Pens and touch report more points than frames; use them all for a smooth line.
     const events = typeof e.getCoalescedEvents === 'function' ? e.getCoalescedEvents() : [];
     for (const event of events.length > 0 ? events : [e]) {
       const p = this.point(event);
-      this.drawSegment(this.current[this.current.length - 1], p);
-      this.current.push(p);
+      this.drawSegment(stroke[stroke.length - 1], p);
+      stroke.push(p);
     }
     this.onChange();
   }
@@ -108,6 +111,13 @@ export class Pad {
     ctx.lineCap = 'round';
     ctx.lineJoin = 'round';
     ctx.beginPath();
+    if (from.x === to.x && from.y === to.y) {
+      // A tap: a line of no length draws nothing in Chromium, round cap or not, so a dot.
+      ctx.fillStyle = INK;
+      ctx.arc(from.x * canvas.width, from.y * canvas.height, ctx.lineWidth / 2, 0, 2 * Math.PI);
+      ctx.fill();
+      return;
+    }
     ctx.moveTo(from.x * canvas.width, from.y * canvas.height);
     ctx.lineTo(to.x * canvas.width, to.y * canvas.height);
     ctx.stroke();
