@@ -25,6 +25,11 @@ function snapshot(dir: string): Record<string, string> {
   return Object.fromEntries(readdirSync(dir).sort().map((name) => [name, readFileSync(join(dir, name)).toString('base64')]));
 }
 
+/** The test loss of each epoch in a run folder's metrics.jsonl: what a run learned, without its timings. */
+function testLosses(dir: string): number[] {
+  return readFileSync(join(dir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((line) => JSON.parse(line).testLoss);
+}
+
 function refused(result: ReturnType<typeof runCli>, sentence: RegExp): void {
   expect(result.status).toBe(1);
   expect(result.stderr.trim().split('\n')).toHaveLength(1);
@@ -53,8 +58,7 @@ describe('earlier runs', () => {
     expect(resumed.stderr).not.toMatch(/nnfs:/);
     expect(resumed.status).toBe(0);
     expect(readFileSync(join(run, 'last.safetensors')).equals(readFileSync(join(straight, 'last.safetensors')))).toBe(true);
-    const learned = (dir: string) => readFileSync(join(dir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((line) => JSON.parse(line).testLoss);
-    expect(learned(run)).toEqual(learned(straight));
+    expect(testLosses(run)).toEqual(testLosses(straight));
   }, 30_000);
 
   it('a run stopped between saving epoch-0002 and copying it to last.safetensors (which still holds epoch 1) resumes from epoch 1 to the same end', () => {
@@ -68,8 +72,7 @@ describe('earlier runs', () => {
     expect(resumed.status).toBe(0);
     expect(readFileSync(join(run, 'last.safetensors')).equals(readFileSync(join(straight, 'last.safetensors')))).toBe(true);
     expect(readFileSync(join(run, 'epoch-0002.safetensors')).equals(readFileSync(join(straight, 'epoch-0002.safetensors')))).toBe(true);
-    const learned = (dir: string) => readFileSync(join(dir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((line) => JSON.parse(line).testLoss);
-    expect(learned(run)).toEqual(learned(straight));
+    expect(testLosses(run)).toEqual(testLosses(straight));
   }, 30_000);
 
   it('train --out a folder that holds a run is refused, and that run is left as it was', () => {

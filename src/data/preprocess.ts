@@ -40,14 +40,19 @@ export function grayFromRgba(rgba: Uint8Array | Uint8ClampedArray, width: number
     luminance[i] = (0.299 * rgba[p] + 0.587 * rgba[p + 1] + 0.114 * rgba[p + 2]) / 255;
   }
   const overWhite = inkOver(1, luminance, alpha, width, height);
-  if (holdsInk(overWhite) || alpha.every((a) => a === 1)) return overWhite;
+  if (holdsInk(brightest(overWhite)) || alpha.every((a) => a === 1)) return overWhite;
   return inkOver(0, luminance, alpha, width, height);
 }
 
-/** Whether ink intensities hold a digit at all: something stands clear of the background. */
-function holdsInk(gray: Float32Array): boolean {
+/** The largest ink intensity (0 for none). */
+function brightest(gray: Float32Array): number {
   let max = 0;
   for (let i = 0; i < gray.length; i++) if (gray[i] > max) max = gray[i];
+  return max;
+}
+
+/** Whether ink whose brightest pixel is `max` holds a digit at all: something stands clear of the background. */
+function holdsInk(max: number): boolean {
   return max > MIN_CONTRAST && Number.isFinite(max);
 }
 
@@ -105,10 +110,9 @@ function borderValues(values: Float32Array, width: number, height: number): numb
  */
 export function toMnistInput(gray: Float32Array, width: number, height: number): Float32Array {
   if (gray.length !== width * height) throw new Error(`toMnistInput: ${width}x${height} needs ${width * height} values, got ${gray.length}`);
+  const max = brightest(gray);
   // A uniform page, or one whose marks barely differ from it (grain, a shadow), holds no digit.
-  if (!holdsInk(gray)) throw new UserError('the image is empty: no digit found.');
-  let max = 0;
-  for (let i = 0; i < gray.length; i++) if (gray[i] > max) max = gray[i];
+  if (!holdsInk(max)) throw new UserError('the image is empty: no digit found.');
 
   // Bounding box of clear ink; faint specks below the threshold do not widen it.
   const threshold = INK_THRESHOLD * max;
