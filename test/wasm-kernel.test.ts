@@ -17,10 +17,11 @@ import { reduceAndUpdate, type UpdateArgs } from '../src/train/optimizer.js';
 
 /**
  * [784,16,10] takes the 16-wide register path; the others the general loops, odd widths their
- * scalar tails. Layers of 9-12 outputs (the 10 classes; 12 and 9 here) keep their sums in
- * registers and mask what a row's last quad reads past its end.
+ * scalar tails. Later layers of 9-12 outputs (the 10 classes; 12, 9 and a last layer of 11
+ * here) keep their sums in registers and mask what a row's last quad reads past its end;
+ * 8 and 13 are the general loops' on either side.
  */
-const SHAPES = [[784, 16, 10], [784, 32, 16, 10], [784, 7, 5, 10], [784, 16, 12, 10], [784, 8, 9, 10]];
+const SHAPES = [[784, 16, 10], [784, 32, 16, 10], [784, 7, 5, 10], [784, 16, 12, 10], [784, 8, 9, 10], [784, 13, 8, 11]];
 
 let mnist: Mnist;
 beforeAll(() => {
@@ -92,8 +93,8 @@ describe('wasm kernel gradient', () => {
     expect(wasm.gradient(p, second, mnist.train, order, 16, 32)).toBe(loss);
     expect(second).toEqual(first);
   });
-  it('leaves the padding of every activation and delta zero, where the narrow layers read past a row', () => {
-    const spec = modelSpec([784, 8, 9, 10]);
+  it.each([[784, 8, 9, 10], [784, 13, 8, 11]])('leaves the padding of every activation and delta zero (%i-%i-%i-%i)', (...sizes) => {
+    const spec = modelSpec(sizes);
     const layout = scratchLayout(spec);
     const scratch = sharedFloat32(wasmScratchFloats(spec));
     const wasm = createWasmKernel(spec, sharedMemory(), scratch);

@@ -11,7 +11,9 @@
 ;; below, within an ulp of Math.exp). The weight-gradient products round to float32 before
 ;; they are added, as in JS, so a gradient differs from the JS one only through the
 ;; float32 (not float64) sums of the forward pass and of the hidden deltas, and through
-;; probabilities under 2^-64, which count as 0 (see $outputDelta).
+;; probabilities under 2^-64, which count as 0 (see $outputDelta). One more: a layer of 9-12
+;; outputs adds a zero input's row too, so a non-finite weight there gives NaN where JS
+;; skips it (a run that far gone has diverged anyway, and checkpoints refuse such weights).
 (module
   (import "env" "memory" (memory 1 65536 shared))
   (import "Math" "log" (func $log (param f64) (result f64)))
@@ -214,7 +216,7 @@
             (local.set $e (i32.add (local.get $e) (i32.const 4)))
             (br $rows)))))
     ;; Later layers: ReLU of the layer below (in place, so backward sees it), then bias
-    ;; plus the rows of the nonzero inputs.
+    ;; plus the rows of the nonzero inputs (of every input, in a layer of 9-12 outputs).
     (local.set $l (i32.const 1))
     (block $layersDone
       (loop $layerLoop
@@ -240,9 +242,10 @@
         (if (i32.and (i32.gt_u (local.get $n) (i32.const 8)) (i32.le_u (local.get $n) (i32.const 12)))
           (then
             ;; 9-12 outputs (MNIST's 10 classes): the sums stay in three f32x4 registers, and
-            ;; every row is added, a zero input's too (0 * w leaves a nonzero sum as it was; a
-            ;; branch per input, taken for ReLU's zeros about half the time, mispredicted often
-            ;; enough to cost 5% of samples/s). A row's third quad reads up to 3 floats past
+            ;; every row is added, a zero input's too (0 * w leaves a nonzero sum as it was,
+            ;; though a -0 sum becomes +0 and an infinite w gives NaN; a branch per input,
+            ;; taken for ReLU's zeros about half the time, mispredicted often enough to cost
+            ;; 4% of samples/s). A row's third quad reads up to 3 floats past
             ;; it (the next row's, or the bias after the last row); those lanes are masked to
             ;; zero before the store, so the padding stays zero.
             (local.set $z0 (v128.load (local.get $out)))

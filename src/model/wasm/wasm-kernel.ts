@@ -3,8 +3,9 @@
 // each call passes their byte offsets.
 //
 // Every model shape runs in wasm: a first layer 16 wide (the default and the original
-// model) keeps its sums in four f32x4 registers; other widths go through the general f32x4
-// loops with a scalar tail, so no shape needs the JS kernels as a fallback.
+// model) keeps its sums in four f32x4 registers, a later layer of 9-12 outputs (the 10
+// classes) in three; other widths go through the general f32x4 loops with a scalar tail,
+// so no shape needs the JS kernels as a fallback.
 
 import type { Dataset } from '../../data/dataset.js';
 import { PIXEL_VALUE, type Kernel } from '../kernels.js';
