@@ -1,8 +1,17 @@
 #!/usr/bin/env node
 // The nnfs executable (src/build.mjs bundles from here). yargs reads the working folder as
-// it loads, and where that folder has been deleted Node answers with a stack trace; so that
-// is checked first, and the command line (cli.ts) loaded after.
+// it loads, and where that folder has been deleted Node answers with a stack trace, as it
+// does on a Node.js too old for yargs; so both are checked first, and the command line
+// (cli.ts) loaded after.
 
+import { nodeVersionProblem } from './node-version.js';
+import { supportedNode } from './package-paths.js';
+
+const tooOld = nodeVersionProblem(process.versions.node, supportedNode());
+if (tooOld) {
+  process.stderr.write(`nnfs: ${tooOld}\n`);
+  process.exit(1);
+}
 try {
   process.cwd();
 } catch {

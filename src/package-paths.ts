@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 interface Manifest {
   name?: string;
   version: string;
+  engines?: { node?: string };
 }
 
 let found: { root: string; manifest: Manifest } | undefined;
@@ -36,6 +37,11 @@ export function packageRoot(): string {
 /** nnfs's version, from its package.json (yargs, bundled, would look beside the working folder). */
 export function packageVersion(): string {
   return packageManifest().manifest.version;
+}
+
+/** The Node.js versions nnfs runs on, as package.json's `engines` gives them (">=20.19"). */
+export function supportedNode(): string | undefined {
+  return packageManifest().manifest.engines?.node;
 }
 
 /** The bundled command line that `npx nnfs` runs (package.json's bin). */
