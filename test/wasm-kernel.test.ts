@@ -200,6 +200,38 @@ describe('wasm optimiser update', () => {
       expectClose(spec, whole.params, js.params, 1e-6);
     });
   }
+
+  for (const optimizer of ['momentum', 'adam'] as const) {
+    it(`${optimizer}: state so small that its step would be subnormal is flushed to 0, and no weight notices`, () => {
+      const wasm = createWasmUpdate(sharedMemory());
+      const base = setup(optimizer);
+      // Every tenth weight of the first layer (nonzero, unlike the biases He starts at 0): no
+      // gradient, and state decayed to 1e-37, where the step (lr, or Adam's stepSize, times
+      // it) is below the smallest normal float32, which x86 computes with a microcode assist.
+      const name = optimizer === 'adam' ? 'm' : 'velocity';
+      const tenths = Array.from({ length: Math.floor(784 * 16 / 10) }, (_, i) => 10 * i);
+      for (const k of tenths) {
+        base.state[name][k] = 1e-37;
+        for (let s = 0; s < slots; s++) base.grads[s * n + k] = 0;
+      }
+      const js = copy(base);
+      const whole = copy(base);
+      const ones = copy(base);
+      run(reduceAndUpdate, js, [0, n]);
+      run(wasm, whole, [0, n]);
+      run(wasm, ones, Array.from({ length: n + 1 }, (_, k) => k));
+      for (const k of tenths) {
+        expect(whole.state[name][k]).toBe(0);
+        // optimizer.ts keeps the state and takes the step: too small to move a float32 weight.
+        expect(js.state[name][k]).not.toBe(0);
+        expect(whole.params[k]).toBe(base.params[k]);
+        expect(js.params[k]).toBe(base.params[k]);
+      }
+      expect(ones.state[name]).toEqual(whole.state[name]);
+      expect(ones.params).toEqual(whole.params);
+      expectClose(spec, whole.params, js.params, 1e-6);
+    });
+  }
 });
 
 describe('wasm kernel setup', () => {
