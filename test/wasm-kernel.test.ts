@@ -232,6 +232,26 @@ describe('wasm optimiser update', () => {
       expectClose(spec, whole.params, js.params, 1e-6);
     });
   }
+
+  it('adam: the floor sits where stepSize * m turns subnormal, and v keeps the smallest normal float32 as its floor', () => {
+    const wasm = createWasmUpdate(sharedMemory());
+    const base = setup('adam');
+    const f = Math.fround;
+    const stepSize = f(base.lr / (1 - Math.pow(DEFAULTS.beta1, base.t)));
+    const floor = 2 ** -125 / stepSize;
+    // With no gradient, m becomes beta1 * m: four times the floor stays, half of it goes; a v
+    // of 1e-37, far under m's floor but over 2^-126, stays.
+    const [above, below, tinyV] = [100, 200, 300];
+    for (const k of [above, below, tinyV]) for (let s = 0; s < slots; s++) base.grads[s * n + k] = 0;
+    base.state.m[above] = 4 * floor;
+    base.state.m[below] = floor / 2;
+    base.state.v[tinyV] = 1e-37;
+    const whole = copy(base);
+    run(wasm, whole, [0, n]);
+    expect(whole.state.m[above]).toBe(f(f(DEFAULTS.beta1) * base.state.m[above]));
+    expect(whole.state.m[below]).toBe(0);
+    expect(whole.state.v[tinyV]).toBe(f(f(DEFAULTS.beta2) * base.state.v[tinyV]));
+  });
 });
 
 describe('wasm kernel setup', () => {

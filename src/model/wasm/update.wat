@@ -19,9 +19,11 @@
 ;; (Adam's stepSize times m, lr times the velocity) would be subnormal, which costs the same
 ;; assists: an update over such m took 268 µs instead of 9.5, and as the learning rate decays
 ;; more m fall there (the default recipe's 200th epoch ran at 395,000 samples/s instead of
-;; 1,012,000). Such a step is under 2^-125 / eps (momentum: 2^-125), far below the rounding of
-;; any weight of ordinary size, so the weights come out the same bit for bit (200 epochs of
-;; the default recipe: every weight and loss as before; only those m are 0 now).
+;; 1,012,000). Such a step is under 2^-125 / eps (momentum: 2^-125): it moves no weight that
+;; is nonzero and above about 2^-101 / eps in size, while eps is of ordinary size (1e-8 by
+;; default), so the weights come out the same bit for bit (200 epochs of the default recipe:
+;; every weight and loss as before). The state does not: a flushed m is 0, and the m that
+;; follow it differ from the unflushed ones by about as little.
 
 (module
   (import "env" "memory" (memory 1 65536 shared))
