@@ -13,9 +13,8 @@ import type { EpochMetrics } from '../src/train/session.js';
 export interface ChildRun {
   /** Each epoch's metrics with the seconds since spawn at which its line arrived. */
   epochs: (EpochMetrics & { wallSeconds: number })[];
-  /** Peak resident memory of the process in MB (VmHWM), sampled while it ran. */
+  /** Peak resident memory of the process in MiB (VmHWM), sampled while it ran. */
   peakRssMB: number;
-  exitCode: number | null;
 }
 
 /** Peak RSS so far of a live process, in kB, from /proc (Linux); 0 elsewhere. */
@@ -89,7 +88,7 @@ export function watchTraining(args: string[], stopWhen: (m: EpochMetrics) => boo
       rmSync(out, { recursive: true, force: true });
       if (stopped) process.exit(INTERRUPTED_EXIT_CODE);
       if (code !== 0 && code !== null) reject(new Error(`nnfs train failed: ${stderr.trim()}`));
-      else resolve({ epochs, peakRssMB: Math.round(peak / 1024), exitCode: code });
+      else resolve({ epochs, peakRssMB: Math.round(peak / 1024) });
     });
   });
 }
