@@ -43,8 +43,7 @@ function allocate(bytes: number): number {
 }
 
 /**
- * Reachable from the command line (--hidden 20000,20000), so a
- * sentence.
+ * Reachable from the command line (--hidden 20000,20000), so a sentence.
  */
 function tooBig(bytes: number, why: string): UserError {
   return new UserError(`the model and data need more shared memory than nnfs can use (${Math.ceil(bytes / 2 ** 20)} MB, ${why}); use smaller layers, batches or data sets.`);

@@ -65,7 +65,8 @@ export async function handler(args: LinesArgs): Promise<void> {
     initParams(spec, config.init, config.seed, run.params);
     const before = await coordinator.evaluate('test');
     const say = (line: string) => { if (!args.json) process.stdout.write(line + '\n'); };
-    say(`before training: ${(before.accuracy * 100).toFixed(2)}% correct on ${test.count} image${test.count === 1 ? '' : 's'}`);
+    const images = `${test.count} image${test.count === 1 ? '' : 's'}`;
+    say(`before training: ${(before.accuracy * 100).toFixed(2)}% correct on ${images}`);
 
     // The images are already in random order, so the epoch walks them as generated.
     for (let i = 0; i < train.count; i++) run.order[i] = i;
@@ -75,7 +76,7 @@ export async function handler(args: LinesArgs): Promise<void> {
     for (const l of losses) say(`samples ${l.samples}: loss ${l.loss.toFixed(4)}`);
 
     const after = await coordinator.evaluate('test');
-    say(`after training: ${(after.accuracy * 100).toFixed(2)}% correct on ${test.count} image${test.count === 1 ? '' : 's'}`);
+    say(`after training: ${(after.accuracy * 100).toFixed(2)}% correct on ${images}`);
     if (args.json) {
       process.stdout.write(JSON.stringify({ before: before.accuracy, after: after.accuracy, losses: losses.map((l) => l.loss), testLoss: after.loss }) + '\n');
     }

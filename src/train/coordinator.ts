@@ -27,7 +27,6 @@ export interface Evaluation {
   count: number;
 }
 
-
 export interface CoordinatorOptions {
   /** Instead of config.kernel: `nnfs bench` times the protocol alone with 'none'. */
   kernel?: KernelName;

@@ -1,7 +1,6 @@
 // A training run from start (or a checkpoint) to its last epoch: epoch orders, segments
 // between checkpoints, evaluation, metrics lines and checkpoint files.
 
-import { join } from 'node:path';
 import { checkpointName, pruneCheckpoints, saveCheckpoint } from '../checkpoint/store.js';
 import type { Checkpoint, RunPosition } from '../checkpoint/types.js';
 import { layerSizes, type TrainConfig } from '../config.js';

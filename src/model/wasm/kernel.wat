@@ -245,9 +245,9 @@
             ;; every row is added, a zero input's too (0 * w leaves a nonzero sum as it was,
             ;; though a -0 sum becomes +0 and an infinite w gives NaN; a branch per input,
             ;; taken for ReLU's zeros about half the time, mispredicted often enough to cost
-            ;; 4% of samples/s). A row's third quad reads up to 3 floats past
-            ;; it (the next row's, or the bias after the last row); those lanes are masked to
-            ;; zero before the store, so the padding stays zero.
+            ;; 4% of samples/s). A row's third quad reads up to 3 floats past it (the next
+            ;; row's, or the bias after the last row); those lanes are masked to zero before
+            ;; the store, so the padding stays zero.
             (local.set $z0 (v128.load (local.get $out)))
             (local.set $z1 (v128.load offset=16 (local.get $out)))
             (local.set $z2 (v128.load offset=32 (local.get $out)))
