@@ -21,6 +21,6 @@ export default function handle(task: WorkerTask): EvaluateResult | string | null
   }
   const { kernel } = threadContext(task.run);
   const totals = new Float64Array(2);
-  kernel.evaluate(task.run.params, task.run[task.split], task.from, task.to, totals);
+  kernel.evaluate(task.run.params, task.run.test, task.from, task.to, totals);
   return { lossSum: totals[0], correct: totals[1] };
 }

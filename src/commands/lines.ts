@@ -63,7 +63,7 @@ export async function handler(args: LinesArgs): Promise<void> {
   try {
     const { run, geometry } = coordinator;
     initParams(spec, config.init, config.seed, run.params);
-    const before = await coordinator.evaluate('test');
+    const before = await coordinator.evaluate();
     const say = (line: string) => { if (!args.json) process.stdout.write(line + '\n'); };
     const images = `${test.count} image${test.count === 1 ? '' : 's'}`;
     say(`before training: ${(before.accuracy * 100).toFixed(2)}% correct on ${images}`);
@@ -75,7 +75,7 @@ export async function handler(args: LinesArgs): Promise<void> {
     const losses = blockMeans(run.losses.subarray(0, train.count), LOSS_EVERY);
     for (const l of losses) say(`samples ${l.samples}: loss ${l.loss.toFixed(4)}`);
 
-    const after = await coordinator.evaluate('test');
+    const after = await coordinator.evaluate();
     say(`after training: ${(after.accuracy * 100).toFixed(2)}% correct on ${images}`);
     if (args.json) {
       process.stdout.write(JSON.stringify({ before: before.accuracy, after: after.accuracy, losses: losses.map((l) => l.loss), testLoss: after.loss }) + '\n');

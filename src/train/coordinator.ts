@@ -135,13 +135,13 @@ export class Coordinator {
     return ((performance.now() - started) * 1000) / rounds;
   }
 
-  /** Mean loss and accuracy over a whole split, computed in parallel in fixed pieces. */
-  async evaluate(split: 'train' | 'test' = 'test'): Promise<Evaluation> {
-    const count = this.run[split].count;
+  /** Mean loss and accuracy over the test set, computed in parallel in fixed pieces. */
+  async evaluate(): Promise<Evaluation> {
+    const count = this.run.test.count;
     const pieces = Math.min(EVALUATION_PIECES, count);
     const results = await this.settle(
       Array.from({ length: pieces }, (_, p) =>
-        this.pool.run({ kind: 'evaluate', run: this.run, split, from: Math.floor((p * count) / pieces), to: Math.floor(((p + 1) * count) / pieces) }) as Promise<EvaluateResult>,
+        this.pool.run({ kind: 'evaluate', run: this.run, from: Math.floor((p * count) / pieces), to: Math.floor(((p + 1) * count) / pieces) }) as Promise<EvaluateResult>,
       ),
     );
     let lossSum = 0;

@@ -141,7 +141,8 @@ export function rangeItems(range: number, perRange: number, items: number): numb
 
 export type WorkerTask =
   | { kind: 'train'; run: SharedRun }
-  | { kind: 'evaluate'; run: SharedRun; split: 'train' | 'test'; from: number; to: number }
+  /** Test samples [from, to): their summed loss and how many were predicted right. */
+  | { kind: 'evaluate'; run: SharedRun; from: number; to: number }
   /** The data set's fingerprint (see data/mnist.ts), hashed on a worker while the run starts. */
   | { kind: 'fingerprint'; data: Dataset }
   /** Does nothing: `nnfs bench` times a round trip through the pool with it. */

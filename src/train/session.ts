@@ -124,7 +124,7 @@ export class Session {
           }
         }
         reporter.progress(steps);
-        const test = await this.coordinator.evaluate('test');
+        const test = await this.coordinator.evaluate();
         // The epoch's last update is checked by no step: its weights may have blown up. Both
         // checks come before the metrics line, which a failed one must not leave behind.
         if (lossDiverged(test.loss)) throw diverged(position.epoch + 1, 'test loss');
