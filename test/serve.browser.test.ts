@@ -225,6 +225,14 @@ describe.skipIf(!HAVE_CHROMIUM)(`nnfs serve in headless Chromium (${CHROMIUM})`,
     expect(samples.filter((s) => !s.mistake).length).toBeGreaterThanOrEqual(16);
   });
 
+  it('names its pictures for screen readers: the pad, the preview and each test digit', async () => {
+    await page.waitForSelector('#samples .sample');
+    // A canvas has no implicit role: without role="img" its aria-label names nothing.
+    expect(await page.getByRole('img', { name: 'Drawing pad: draw one digit from 0 to 9' }).count()).toBe(1);
+    expect(await page.getByRole('img', { name: 'The 28 by 28 image the model sees' }).count()).toBe(1);
+    expect(await page.getByRole('img', { name: /^test image #\d+, a \d$/ }).count()).toBe(24);
+  });
+
   it('draws the training curves from metrics.jsonl', async () => {
     const lines = (await (await fetch(new URL('metrics.jsonl', served.url))).text()).trim().split('\n').length;
     await page.waitForSelector('#charts svg');

@@ -5,8 +5,11 @@
 import { argmax } from '../../model/forward.js';
 import type { InferenceApi, SamplesFile } from './api.js';
 
-function digitCanvas(pixels: number[], rows: number, cols: number): HTMLCanvasElement {
+function digitCanvas(pixels: number[], rows: number, cols: number, label: string): HTMLCanvasElement {
   const canvas = document.createElement('canvas');
+  // A canvas has no role of its own, so without one screen readers skip its label.
+  canvas.setAttribute('role', 'img');
+  canvas.setAttribute('aria-label', label);
   canvas.width = cols;
   canvas.height = rows;
   const ctx = canvas.getContext('2d')!;
@@ -42,7 +45,7 @@ export async function showSamples(api: InferenceApi, grid: HTMLElement, summary:
     figure.title = `test image #${s.index}: label ${s.label}, model ${predicted} (${(p[predicted] * 100).toFixed(1)}%)`;
     const caption = document.createElement('figcaption');
     caption.textContent = ok ? String(predicted) : `${predicted} ≠ ${s.label}`;
-    figure.append(digitCanvas(s.pixels, rows, cols), caption);
+    figure.append(digitCanvas(s.pixels, rows, cols, `test image #${s.index}, a ${s.label}`), caption);
     return figure;
   });
   grid.replaceChildren(...figures);
