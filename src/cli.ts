@@ -64,8 +64,9 @@ async function main(): Promise<void> {
     .command(serve)
     .command(bench)
     .demandCommand(1, 'name a command; see nnfs --help.')
-    // No --lr.x objects: a flag is one name and one value.
-    .parserConfiguration({ 'dot-notation': false })
+    // No --lr.x objects: a flag is one name and one value. And no bundles of one-letter
+    // flags: nnfs has only -h, and `--out -dash` read as -d -a -s -h printed the help.
+    .parserConfiguration({ 'dot-notation': false, 'short-option-groups': false })
     // After yargs' own checks: a missing value (--out --json=x) is named first, and a flag
     // the command lacks (train --quick=1) is unknown, as without the value.
     .middleware((parsed) => refuseSwitchMistakes(args, parsed), false)

@@ -161,6 +161,10 @@ describe('bad input', () => {
     [['--no-json=1'], /^nnfs: --no-json takes no value \(got "1"\); write --no-json alone\.$/m],
     // Only bench has --quick: with a value it is as unknown as without.
     [['--quick=1'], /^nnfs: Unknown argument: quick\.$/m],
+    // A value that starts with a dash is a flag, never a bundle of one-letter flags: read as
+    // -d -a -s -h, `--out -dash` printed the help and trained nothing, with status 0.
+    [['--out', '-dash'], /^nnfs: --out needs a value\.$/m],
+    [['-dash'], /^nnfs: Unknown argument: dash\.$/m],
     // yargs keeps the last of a repeated on/off flag; a repeated value flag is refused, so this is too.
     [['--json', '--no-json'], /^nnfs: --json was given more than once\.$/m],
     [['--json=true', '--json=false'], /^nnfs: --json was given more than once\.$/m],
@@ -192,7 +196,7 @@ describe('bad input', () => {
       expect(result.status).toBe(0);
       expect(result.stderr).toBe('');
     }
-    for (const args of [['train', '--help', '--no-help'], ['train', '-h', '--no-help'], ['--no-help', '--help'], ['--version=true', '--no-version']]) {
+    for (const args of [['train', '--help', '--no-help'], ['train', '-h', '--no-help'], ['train', '-help', '--no-help'], ['--no-help', '--help'], ['--version=true', '--no-version']]) {
       const out = join(tempDir(), 'never');
       const name = args.some((a) => a.includes('version')) ? 'version' : 'help';
       const mixed = runCli([...args, '--data', data, '--epochs', '1', '--out', out]);

@@ -145,7 +145,8 @@ export function refuseMisreadArgs(args: readonly string[]): void {
   // command is named, and takes the last of --help and --no-help otherwise (so that
   // `train --help --no-help` trained). Said twice the same way, they just print.
   for (const name of ['help', 'version']) {
-    const on = words.some((w) => w === `--${name}` || w === `--${name}=true` || (name === 'help' && w === '-h'));
+    // One dash works too (yargs reads -help as --help: one-letter flags are never bundled).
+    const on = words.some((w) => w === `--${name}` || w === `-${name}` || w === `--${name}=true` || (name === 'help' && w === '-h'));
     const off = words.some((w) => w === `--no-${name}` || w === `--${name}=false`);
     if (on && off) throw new UserError(`--${name} and --no-${name} contradict each other; give one of them.`);
   }
