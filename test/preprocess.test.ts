@@ -259,8 +259,11 @@ describe('readDigitPng', () => {
     expect([...readDigitPng(trailing)]).toEqual([...oneInput]);
   });
 
-  /** An 8-bit grey PNG written by hand: Adam7-interlaced or not, its image data cut to `keep` of its inflated bytes. */
-  function grayPng(gray: Uint8Array, width: number, height: number, interlaced: boolean, keep = 1): Buffer {
+  /**
+   * An 8-bit grey PNG written by hand: Adam7-interlaced or not, its image data cut to `keep`
+   * of its inflated bytes or `extra` zero bytes longer, and `stray` bytes after the stream.
+   */
+  function grayPng(gray: Uint8Array, width: number, height: number, interlaced: boolean, { keep = 1, extra = 0, stray = 0 } = {}): Buffer {
     const passes = interlaced ? [[0, 0, 8, 8], [4, 0, 8, 8], [0, 4, 4, 8], [2, 0, 4, 4], [0, 2, 2, 4], [1, 0, 2, 2], [0, 1, 1, 2]] : [[0, 0, 1, 1]];
     const raw: number[] = [];
     for (const [x0, y0, dx, dy] of passes) {
@@ -282,7 +285,8 @@ describe('readDigitPng', () => {
     ihdr.writeUInt32BE(width, 0);
     ihdr.writeUInt32BE(height, 4);
     ihdr.set([8, 0, 0, 0, interlaced ? 1 : 0], 8);
-    const data = deflateSync(Buffer.from(raw.slice(0, Math.floor(raw.length * keep))));
+    const inflated = Buffer.concat([Buffer.from(raw.slice(0, Math.floor(raw.length * keep))), Buffer.alloc(extra)]);
+    const data = Buffer.concat([deflateSync(inflated), Buffer.alloc(stray, 7)]);
     return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk('IHDR', ihdr), chunk('IDAT', data), chunk('IEND', Buffer.alloc(0))]);
   }
 
@@ -304,9 +308,22 @@ describe('readDigitPng', () => {
     // 40 rows of a filter byte and 30 pixels; interlaced, the seven passes' rows (25 + 25 + 45 + 80 + 160 + 320 + 620 bytes).
     for (const [interlaced, needed] of [[false, 1240], [true, 1275]] as const) {
       const path = join(dir, `short-${interlaced}.png`);
-      writeFileSync(path, grayPng(gray, 30, 40, interlaced, 0.5));
+      writeFileSync(path, grayPng(gray, 30, 40, interlaced, { keep: 0.5 }));
       expectUserError(() => readDigitPng(path), `${path} is not a readable PNG image (its image data is cut short: ${Math.floor(needed / 2)} of the ${needed} bytes the image needs).`);
     }
+  });
+
+  it('refuses image data longer than the header says, or bytes after its stream, for what they are', () => {
+    // pngjs said "the file ends too early" for these, or, for 3 MB too many, "have should not go down".
+    const gray = new Uint8Array(30 * 40).fill(255);
+    for (const extra of [1, 31, 3_000_000]) {
+      const path = join(dir, `long-${extra}.png`);
+      writeFileSync(path, grayPng(gray, 30, 40, false, { extra }));
+      expectUserError(() => readDigitPng(path), `${path} is not a readable PNG image (its image data is longer than the 1240 bytes its 30x40 header needs).`);
+    }
+    const stray = join(dir, 'stray.png');
+    writeFileSync(stray, grayPng(gray, 30, 40, false, { stray: 5 }));
+    expectUserError(() => readDigitPng(stray), `${stray} is not a readable PNG image (its image data has 5 stray bytes after its compressed stream ends).`);
   });
 
   it('treats a 0x0 PNG and an all-white PNG as empty images', () => {

@@ -72,9 +72,10 @@ export function imageDataBytes(h: PngHeader): number {
 }
 
 /**
- * Why the image data of `chunks` (chunkList's bytes) cannot make the whole image, as a
- * phrase, or undefined if it can. pngjs does not check: given too little, it decodes
- * whatever memory follows (a different digit, or a different error, every run).
+ * Why the image data of `chunks` (chunkList's bytes) does not make exactly the whole image, as
+ * a phrase, or undefined if it does. pngjs does not check: given too little, it decodes
+ * whatever memory follows (a different digit, or a different error, every run); given too
+ * much, or bytes after the compressed stream, it says the file ends too early.
  */
 export function imageDataProblem(chunks: Buffer, h: PngHeader): string | undefined {
   const parts: Buffer[] = [];
@@ -82,13 +83,28 @@ export function imageDataProblem(chunks: Buffer, h: PngHeader): string | undefin
     if (chunks.toString('latin1', at + 4, at + 8) === 'IDAT') parts.push(chunks.subarray(at + 8, at + 8 + chunks.readUInt32BE(at)));
   }
   const needed = imageDataBytes(h);
+  const stream = Buffer.concat(parts);
+  const tooLong = `its image data is longer than the ${needed} bytes its ${h.width}x${h.height} header needs`;
   let inflated: Buffer;
+  let used: number;
   try {
     // A stream cut short still gives what it holds; more than the image needs is not inflated.
-    inflated = inflateSync(Buffer.concat(parts), { finishFlush: constants.Z_SYNC_FLUSH, maxOutputLength: needed + 1 });
+    // With info, zlib also returns its engine, whose bytesWritten is the input it consumed.
+    const result = inflateSync(stream, { info: true, finishFlush: constants.Z_SYNC_FLUSH, maxOutputLength: needed + 1 }) as unknown as Inflated;
+    inflated = result.buffer;
+    used = result.engine.bytesWritten;
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') return undefined;
+    if ((err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') return tooLong;
     return `its image data is damaged: ${(err as Error).message}`;
   }
-  return inflated.length < needed ? `its image data is cut short: ${inflated.length} of the ${needed} bytes the image needs` : undefined;
+  if (inflated.length < needed) return `its image data is cut short: ${inflated.length} of the ${needed} bytes the image needs`;
+  if (inflated.length > needed) return tooLong;
+  if (used < stream.length) return `its image data has ${stream.length - used} stray bytes after its compressed stream ends`;
+  return undefined;
+}
+
+/** What inflateSync returns when given `info: true` (its typings say Buffer). */
+interface Inflated {
+  buffer: Buffer;
+  engine: { bytesWritten: number };
 }
