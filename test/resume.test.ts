@@ -175,6 +175,26 @@ describe('interruptions', () => {
     }
   }, 60_000);
 
+  it('a second Ctrl-C during the first save quits at once and leaves nothing: no temp file, no folder the run made', async () => {
+    const data = smallMnistFolder(600, 100);
+    const root = tempDir();
+    const out = join(root, 'made', 'run');
+    // A wide model: its checkpoint (75 MB) takes a while to write.
+    const child = startCli(['train', '--data', data, '--out', out, '--hidden', '8000', '--epochs', '1', '--threads', '1']);
+    let stderr = '';
+    child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+    const saving = () => existsSync(out) && readdirSync(out).some((name) => name.includes('.tmp-'));
+    while (!saving()) await new Promise((wait) => setTimeout(wait, 1));
+    child.kill('SIGINT');
+    // Two signals at once may arrive as one: the second goes once the first has been heard.
+    while (!stderr.includes('Ctrl-C again')) await new Promise((wait) => setTimeout(wait, 1));
+    child.kill('SIGINT');
+    expect(await exited).toBe(130);
+    expect(stderr).toMatch(/\nstopped at once, before any checkpoint was saved\.\n$/);
+    expect(readdirSync(root)).toEqual([]);
+  }, 60_000);
+
   it('a signal while resume checks the run folder ends it at once: nothing saved, the folder as it was', async () => {
     const data = smallMnistFolder(600, 100);
     const out = join(tempDir(), 'run');

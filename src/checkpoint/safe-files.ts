@@ -3,7 +3,7 @@
 // them: made on demand, removed again when a command leaves nothing in them.
 
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, promises as fs, readdirSync, rmdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, promises as fs, readdirSync, rmdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describeFsError, UserError } from '../errors.js';
 
@@ -56,8 +56,11 @@ function tempName(dir: string, fileName: string): string {
 /** Writes bytes to a fresh temp file in `dir` and fsyncs it; returns the temp path, or removes it on failure. */
 export async function writeTemp(dir: string, fileName: string, bytes: Uint8Array): Promise<string> {
   const temp = tempName(dir, fileName);
-  // 'wx' so a name clash never overwrites someone else's file.
-  const handle = await fs.open(temp, 'wx');
+  // 'wx' so a name clash never overwrites someone else's file. Made synchronously: a second
+  // Ctrl-C (removeUnfinishedSaves, then exit) then finds every temp file there will be, where
+  // an open still under way in the thread pool could make one just after it had looked.
+  closeSync(openSync(temp, 'wx'));
+  const handle = await fs.open(temp, 'r+');
   try {
     await handle.writeFile(bytes);
     await handle.sync();

@@ -67,8 +67,8 @@ async function trainOrResume(options: TrainingRunOptions): Promise<number> {
   const made: string[] = [];
   let unlock: (() => void) | undefined;
   let removeOrphanMetrics = () => {};
-  // Quits now, as the finally below would clean up: for a signal outside the session.
-  const quit = (why: string) => {
+  // Quits now, as the finally below would clean up: for a signal outside the session, or a second one in it.
+  const quit = (why: string): never => {
     process.stderr.write(why);
     removeOrphanMetrics();
     unlock?.();
@@ -113,7 +113,7 @@ async function trainOrResume(options: TrainingRunOptions): Promise<number> {
     const verb = options.resume ? `resuming epoch ${options.resume.position.epoch + 1}${options.resume.position.step ? ` at step ${options.resume.position.step}` : ''} of` : 'training';
     info(options, `${verb} ${sizes} (${config.optimizer}, lr ${config.lr}, batch ${config.batchSize}) on ${data.train.count} image${data.train.count === 1 ? '' : 's'} with ${plan.description} -> ${outDir}`);
     const afterSession = () => quit('\nstopped while the workers shut down.\n');
-    return await runSession(options, session, reporter, outDir, removeOrphanMetrics, (handler) => (onSignal = handler ?? afterSession));
+    return await runSession(options, session, reporter, outDir, quit, (handler) => (onSignal = handler ?? afterSession));
   } finally {
     await pool.destroy(); // the session closed it already, if there was one: a second destroy is a no-op
     removeOrphanMetrics();
@@ -126,7 +126,9 @@ async function trainOrResume(options: TrainingRunOptions): Promise<number> {
 
 /** Runs the session, stopping it cleanly on Ctrl-C, SIGTERM, SIGHUP or a closed stdout; says how it ended. */
 async function runSession(
-  options: TrainingRunOptions, session: Session, reporter: Reporter, outDir: string, removeOrphanMetrics: () => void,
+  options: TrainingRunOptions, session: Session, reporter: Reporter, outDir: string,
+  /** Says why, cleans up as the caller's finally would (metrics of no checkpoint, lock, folders it made) and exits. */
+  quit: (why: string) => never,
   /** Routes the stop signals (stop-signals.ts) to `handler`; with none, back to the caller's quit-and-clean-up. */
   handleSignals: (handler?: () => void) => void,
 ): Promise<number> {
@@ -137,10 +139,8 @@ async function runSession(
     if (signals > 1) {
       // Checkpoints are written to a temporary name and renamed, so leaving now loses nothing saved.
       removeUnfinishedSaves(outDir);
-      removeOrphanMetrics();
       const saved = runFolderCheckpoint(outDir);
-      process.stderr.write(saved ? `\nstopped at once; ${shownPath(saved)} is intact: resume from it.\n` : '\nstopped at once, before any checkpoint was saved.\n');
-      process.exit(INTERRUPTED_EXIT_CODE);
+      quit(saved ? `\nstopped at once; ${shownPath(saved)} is intact: resume from it.\n` : '\nstopped at once, before any checkpoint was saved.\n');
     }
     process.stderr.write('\nfinishing the current step and saving a checkpoint (Ctrl-C again to quit at once)…\n');
     session.requestStop();
