@@ -63,7 +63,7 @@ async function main(): Promise<void> {
     .command(importDat)
     .command(serve)
     .command(bench)
-    .demandCommand(1, 'name a command; see nnfs --help.')
+    .demandCommand(1, 'name a command; see npx nnfs --help.')
     // No --lr.x objects: a flag is one name and one value. And no bundles of one-letter
     // flags: nnfs has only -h, and `--out -dash` read as -d -a -s -h printed the help.
     .parserConfiguration({ 'dot-notation': false, 'short-option-groups': false })

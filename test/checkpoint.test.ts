@@ -304,8 +304,8 @@ describe('damaged or foreign files', () => {
   it('says how to get a checkpoint when the file is missing', async () => {
     const missing = path.join(dir, 'nope.safetensors');
     await expect(loadCheckpoint(missing)).rejects.toThrow(UserError);
-    await expect(loadCheckpoint(missing)).rejects.toThrow(`no checkpoint at ${missing}; train one with \`nnfs train\`.`);
-    await expect(loadCheckpoint(dir)).rejects.toThrow(`no checkpoint at ${path.join(dir, LAST_NAME)}; train one with \`nnfs train\`.`);
+    await expect(loadCheckpoint(missing)).rejects.toThrow(`no checkpoint at ${missing}; train one with \`npx nnfs train\`.`);
+    await expect(loadCheckpoint(dir)).rejects.toThrow(`no checkpoint at ${path.join(dir, LAST_NAME)}; train one with \`npx nnfs train\`.`);
   });
 
   it('prefixes the file path to damage found on disk', async () => {

@@ -53,7 +53,7 @@ describe('earlier runs', () => {
     expect(runCli(['train', '--data', data, '--out', run, '--epochs', '2']).status).toBe(0);
     // What a kill, a second Ctrl-C or a full disk leaves in that instant: the numbered file and the metrics line, no last.
     for (const name of ['last.safetensors', 'epoch-0002.safetensors']) rmSync(join(run, name));
-    refused(runCli(['train', '--data', data, '--out', run, '--epochs', '1']), /already holds a training run; continue it with `nnfs resume --checkpoint /);
+    refused(runCli(['train', '--data', data, '--out', run, '--epochs', '1']), /already holds a training run; continue it with `npx nnfs resume --checkpoint /);
     const resumed = runCli(['resume', '--checkpoint', run, '--data', data, '--epochs', '2']);
     expect(resumed.stderr).not.toMatch(/nnfs:/);
     expect(resumed.status).toBe(0);
@@ -79,7 +79,7 @@ describe('earlier runs', () => {
     const run = join(tempDir(), 'run');
     expect(runCli(['train', '--data', data, '--out', run, '--epochs', '1']).status).toBe(0);
     const before = new Map(readdirSync(run).map((name) => [name, readFileSync(join(run, name))]));
-    refused(runCli(['train', '--data', data, '--out', run, '--epochs', '1', '--seed', '2']), /already holds a training run; continue it with `nnfs resume --checkpoint .*`, or give another --out\./);
+    refused(runCli(['train', '--data', data, '--out', run, '--epochs', '1', '--seed', '2']), /already holds a training run; continue it with `npx nnfs resume --checkpoint .*`, or give another --out\./);
     expect(readdirSync(run).sort()).toEqual([...before.keys()].sort());
     for (const [name, bytes] of before) expect(readFileSync(join(run, name)).equals(bytes)).toBe(true);
   }, 30_000);
@@ -88,7 +88,7 @@ describe('earlier runs', () => {
     const cwd = tempDir();
     expect(runCli(['train', '--data', data, '--out=-run', '--epochs', '1'], { cwd }).status).toBe(0);
     const result = runCli(['train', '--data', data, '--out=-run', '--epochs', '1'], { cwd });
-    const hint = /`nnfs (resume .*)`/.exec(result.stderr);
+    const hint = /`npx nnfs (resume .*)`/.exec(result.stderr);
     expect(hint![1]).toBe(`resume --checkpoint ./-run --data ${data}`);
     const resumed = spawnSync('sh', ['-c', `"$0" "$1" ${hint![1]} --epochs 2`, process.execPath, CLI], { cwd, encoding: 'utf8' });
     expect(resumed.stderr).toBe('');

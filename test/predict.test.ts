@@ -131,7 +131,7 @@ describe('nnfs predict', () => {
 
     it('a missing checkpoint', () => {
       const missing = join(dir, 'nothing-here.safetensors');
-      expect(refusal(['--checkpoint', missing, '--index', '0'])).toBe(`nnfs: no checkpoint at ${missing}; train one with \`nnfs train\`.`);
+      expect(refusal(['--checkpoint', missing, '--index', '0'])).toBe(`nnfs: no checkpoint at ${missing}; train one with \`npx nnfs train\`.`);
     });
 
     it('a checkpoint whose sizes do not fit MNIST, such as a lines model', async () => {

@@ -291,7 +291,7 @@ describe('refusals', () => {
       const flag = `--${name}`;
       const changed = runCli(['resume', '--checkpoint', out, '--data', data, '--epochs', '2', flag, value]);
       expect(changed.status).toBe(1);
-      expect(changed.stderr).toBe(`nnfs: ${flag} cannot be changed on resume: the checkpoint fixes it; start a new run with \`nnfs train\` instead.\n`);
+      expect(changed.stderr).toBe(`nnfs: ${flag} cannot be changed on resume: the checkpoint fixes it; start a new run with \`npx nnfs train\` instead.\n`);
     }
     // Refused before training: the run folder is as it was.
     expect(readFileSync(join(out, 'last.safetensors')).equals(before)).toBe(true);

@@ -337,7 +337,7 @@ describe.skipIf(!HAVE_CHROMIUM)(`nnfs serve in headless Chromium (${CHROMIUM})`,
       await second.goto(other.url);
       await second.waitForSelector('body[data-model="error"]');
       // The terminal's backticks around a command are left out on the page.
-      expect(await second.textContent('#model-error')).toBe(`The model could not be loaded: no checkpoint at ${missing}; train one with nnfs train.`);
+      expect(await second.textContent('#model-error')).toBe(`The model could not be loaded: no checkpoint at ${missing}; train one with npx nnfs train.`);
       expect(await second.locator('#pad').getAttribute('class')).toContain('disabled');
       // No control that would do nothing, and no invitation to draw.
       expect(await second.locator('#clear').isDisabled()).toBe(true);

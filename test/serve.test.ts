@@ -289,7 +289,7 @@ describe('nnfs serve over HTTP (built CLI)', { timeout: 30_000 }, () => {
     const missing = join(dir, 'nowhere.safetensors');
     const s = await serve(['--checkpoint', missing]);
     try {
-      const sentence = `no checkpoint at ${missing}; train one with \`nnfs train\`.`;
+      const sentence = `no checkpoint at ${missing}; train one with \`npx nnfs train\`.`;
       expect(s.stderr()).toBe(`nnfs: ${sentence}\n`);
       const model = await raw(s.url, 'GET', '/model.safetensors');
       expect(model.status).toBe(503);

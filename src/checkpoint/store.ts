@@ -140,7 +140,7 @@ export async function readCheckpointBytes(file: string): Promise<Uint8Array> {
     return await fs.readFile(file);
   } catch (e) {
     if (e instanceof UserError) throw e;
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new UserError(`no checkpoint at ${file}; train one with \`nnfs train\`.`);
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new UserError(`no checkpoint at ${file}; train one with \`npx nnfs train\`.`);
     throw new UserError(`cannot read ${file}: ${describeFsError(e)}.`);
   }
 }

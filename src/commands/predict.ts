@@ -36,7 +36,7 @@ export interface Model {
 /** Loads `file` (or the shipped model) and checks it takes `inputSize` inputs and gives at least `classes` classes. */
 export async function loadModel(file: string | undefined, inputSize: number, classes: number, what: string): Promise<Model> {
   if (file === undefined && !existsSync(pretrainedCheckpoint())) {
-    throw new UserError(`no pretrained model at ${pretrainedCheckpoint()} (this copy of nnfs ships without one); pass --checkpoint FILE or train one with \`nnfs train\`.`);
+    throw new UserError(`no pretrained model at ${pretrainedCheckpoint()} (this copy of nnfs ships without one); pass --checkpoint FILE or train one with \`npx nnfs train\`.`);
   }
   // A run folder named as the file it stands for, so the output says which checkpoint was used.
   const path = await resolveCheckpointFile(file ?? pretrainedCheckpoint());

@@ -30,7 +30,7 @@ export function builder(yargs: Argv) {
     .option('json', jsonOption);
   for (const flag of FIXED_BY_CHECKPOINT) {
     built = built.option(flag, { type: 'string', requiresArg: true, hidden: true, coerce: () => {
-      throw new UserError(`--${flag} cannot be changed on resume: the checkpoint fixes it; start a new run with \`nnfs train\` instead.`);
+      throw new UserError(`--${flag} cannot be changed on resume: the checkpoint fixes it; start a new run with \`npx nnfs train\` instead.`);
     } });
   }
   return built.example('$0 resume --checkpoint checkpoints/run1/last.safetensors --epochs 10', 'train on to 10 epochs in total');

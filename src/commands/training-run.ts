@@ -264,7 +264,7 @@ function refuseUsedFolder(dir: string, dataDir: string | undefined): void {
   // A numbered checkpoint without last.safetensors is a run stopped while it saved: resumable too.
   if (names.some((name) => name === LAST_NAME || parseCheckpointName(name))) {
     const data = dataDir === undefined ? '' : ` --data ${pathWord(dataDir)}`;
-    throw new UserError(`${dir} already holds a training run; continue it with \`nnfs resume --checkpoint ${pathWord(dir)}${data}\`, or give another --out.`);
+    throw new UserError(`${dir} already holds a training run; continue it with \`npx nnfs resume --checkpoint ${pathWord(dir)}${data}\`, or give another --out.`);
   }
   // Only a run that saved no checkpoint at all (killed before its first) leaves this alone.
   if (names.includes(METRICS_FILE)) throw new UserError(`${dir} holds files of an earlier run (${METRICS_FILE}); move them away or give another --out.`);
