@@ -193,8 +193,17 @@ describe('damaged or foreign files', () => {
 
   it('reports broken header JSON', () => {
     const bad = good.slice();
-    bad[8] = 'x'.charCodeAt(0);
+    bad[9] = 'x'.charCodeAt(0);
     expect(decodeError(bad).message).toMatch(/^run\/x\.safetensors: checkpoint header is damaged: it is not valid JSON\.$/);
+  });
+
+  it('calls a file with no JSON header where safetensors has one not a checkpoint, not a damaged one', () => {
+    // A text file's first 8 bytes read as a header length of about 10^19 ("more than nnfs accepts").
+    const readme = new TextEncoder().encode('# nnfs\n\nA multi-threaded TypeScript engine that trains neural networks.\n');
+    expect(decodeError(readme).message).toBe('run/x.safetensors: not a checkpoint (a safetensors file has a JSON header from its 9th byte on; this one does not).');
+    const bad = good.slice();
+    bad[8] = 'x'.charCodeAt(0);
+    expect(decodeError(bad).message).toMatch(/: not a checkpoint \(/);
   });
 
   it('reports a header length larger than the file, without allocating it', () => {

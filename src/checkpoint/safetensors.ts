@@ -112,6 +112,11 @@ function readHeader(bytes: Uint8Array): { header: Record<string, unknown>; dataS
   if (bytes.length < 8) {
     throw new UserError(`checkpoint is truncated: it is ${bytes.length} bytes long, too short to hold even the 8-byte header length.`);
   }
+  // A safetensors header is a JSON object, so its 9th byte is "{". A file where it is not is
+  // something else (a README, a PNG), better told so than that its "header length" is absurd.
+  if (bytes.length > 8 && bytes[8] !== 0x7b) {
+    throw new UserError('not a checkpoint (a safetensors file has a JSON header from its 9th byte on; this one does not).');
+  }
   const length = new DataView(bytes.buffer, bytes.byteOffset, 8).getBigUint64(0, true);
   if (length > BigInt(MAX_HEADER_BYTES)) {
     throw damaged(`it claims a ${length} byte header, more than the ${MAX_HEADER_BYTES} bytes nnfs accepts`);
