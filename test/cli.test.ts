@@ -150,7 +150,7 @@ describe('bad input', () => {
     [['--frobnicate'], /Unknown argument: frobnicate/],
     // Number() reads these as 16 and 1; nobody types a learning rate in hex.
     [['--lr', '0x10'], /--lr must be a positive number, got 0x10\./],
-    [['--lr-decay', '0b1'], /--lr-decay must be a positive number, got 0b1\./],
+    [['--lr-decay', '0b1'], /--lr-decay must be a number in \(0, 1\], got 0b1\./],
     // Dotted names made objects ("got [object Object]", or --json.x turning --json on).
     [['--hidden.x', '5'], /Unknown argument: hidden\.x/],
     [['--json.x', '1'], /Unknown argument: json\.x/],
@@ -170,7 +170,7 @@ describe('bad input', () => {
     [['--json=true', '--json=false'], /^nnfs: --json was given more than once\.$/m],
     // Each recipe flag's range and choices, at their edges.
     [['--lr-decay', '2'], /^nnfs: --lr-decay must be a number in \(0, 1\], got 2\.$/m],
-    [['--lr-decay', '0'], /^nnfs: --lr-decay must be a positive number, got 0\.$/m],
+    [['--lr-decay', '0'], /^nnfs: --lr-decay must be a number in \(0, 1\], got 0\.$/m],
     [['--optimizer', 'momentum', '--momentum', '1'], /^nnfs: --momentum must be a number from 0 up to \(not including\) 1, got 1\.$/m],
     [['--seed', '4294967296'], /^nnfs: --seed must be a whole number from 0 to 4294967295, got 4294967296\.$/m],
     [['--seed', '-1'], /^nnfs: --seed must be a whole number from 0 to 4294967295, got -1\.$/m],

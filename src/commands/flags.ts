@@ -45,6 +45,16 @@ export function positive(name: string) {
   };
 }
 
+/** A number in (0, 1], such as a factor the learning rate decays by. */
+export function decayFactor(name: string) {
+  return (raw: unknown): number => {
+    const text = single(name, raw);
+    const value = decimal(text);
+    if (!(value > 0 && value <= 1)) throw new UserError(`--${name} must be a number in (0, 1], got ${text}.`);
+    return value;
+  };
+}
+
 /** A number in [0, 1), such as a momentum coefficient. */
 export function fraction(name: string) {
   return (raw: unknown): number => {

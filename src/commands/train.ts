@@ -4,7 +4,7 @@ import type { Argv } from 'yargs';
 import { UserError } from '../errors.js';
 import { DEFAULTS, INITS, KERNELS, OPTIMIZERS, ORIGINAL_RECIPE, validateConfig, type InitName, type OptimizerName, type TrainConfig, type TrainKernel } from '../config.js';
 import { loadMnist } from '../data/mnist.js';
-import { choice, dataOption, fraction, integer, integerList, jsonOption, keepOption, oneValue, positive, saveEveryStepsOption, threadsOption } from './flags.js';
+import { choice, dataOption, decayFactor, fraction, integer, integerList, jsonOption, keepOption, oneValue, positive, saveEveryStepsOption, threadsOption } from './flags.js';
 import { runTraining } from './training-run.js';
 
 export const command = 'train';
@@ -19,7 +19,7 @@ export function builder(yargs: Argv) {
     .option('epochs', { type: 'string', requiresArg: true, describe: 'epochs to train', default: String(DEFAULTS.epochs), coerce: integer('epochs', 1, 1_000_000) })
     .option('batch-size', { type: 'string', requiresArg: true, describe: 'samples per optimiser step', default: String(DEFAULTS.batchSize), coerce: integer('batch-size', 1, 1_000_000) })
     .option('lr', { type: 'string', requiresArg: true, describe: 'learning rate (of the first epoch)', default: String(DEFAULTS.lr), coerce: positive('lr') })
-    .option('lr-decay', { type: 'string', requiresArg: true, describe: 'multiply the learning rate by this after every epoch, in (0, 1] (1: constant)', default: String(DEFAULTS.lrDecay), coerce: positive('lr-decay') })
+    .option('lr-decay', { type: 'string', requiresArg: true, describe: 'multiply the learning rate by this after every epoch, in (0, 1] (1: constant)', default: String(DEFAULTS.lrDecay), coerce: decayFactor('lr-decay') })
     .option('optimizer', { type: 'string', requiresArg: true, describe: 'sgd | momentum | adam', default: DEFAULTS.optimizer, coerce: choice('optimizer', OPTIMIZERS) })
     .option('hidden', { type: 'string', requiresArg: true, describe: 'hidden layer widths, e.g. 16 or 128,64', default: DEFAULTS.hidden.join(','), coerce: integerList('hidden', 1, 100_000) })
     .option('init', { type: 'string', requiresArg: true, describe: "he (N(0, 2/fan_in)) or randn (the original's N(0, 1))", default: DEFAULTS.init, coerce: choice('init', INITS) })
