@@ -17,6 +17,20 @@ import * as resume from './commands/resume.js';
 import * as serve from './commands/serve.js';
 import * as train from './commands/train.js';
 
+/** The command names, in the order --help lists them. */
+const COMMAND_NAMES: string[] = [train, resume, predict, evaluate, lines, importDat, serve, bench].map((c) => c.command);
+
+/**
+ * A first word that names no command: yargs calls it an unknown argument ("Unknown argument:
+ * frobnicate."), or says only "Did you mean train?"; this names it and the commands there are.
+ */
+function refuseUnknownCommand(args: readonly string[]): void {
+  const first = args[0];
+  if (first === undefined || first.startsWith('-') || COMMAND_NAMES.includes(first)) return;
+  const list = `${COMMAND_NAMES.slice(0, -1).join(', ')} and ${COMMAND_NAMES.at(-1)!}`;
+  throw new UserError(`unknown command ${first}; the commands are ${list} (see npx nnfs --help).`);
+}
+
 /** Prints a failure as one sentence and sets a non-zero exit; stack traces only for real bugs or NNFS_DEBUG. */
 export function reportFailure(error: unknown): void {
   const debug = Boolean(process.env.NNFS_DEBUG);
@@ -52,6 +66,7 @@ async function main(): Promise<void> {
   watchOutput();
   const args = hideBin(process.argv);
   refuseMisreadArgs(args);
+  refuseUnknownCommand(args);
   const parser = yargs(args)
     .scriptName('nnfs')
     .usage('$0 <command> [options]\n\nTrains small neural networks on MNIST from scratch, on every core.')
@@ -71,7 +86,6 @@ async function main(): Promise<void> {
     // the command lacks (train --quick=1) is unknown, as without the value.
     .middleware((parsed) => refuseSwitchMistakes(args, parsed), false)
     .strict()
-    .recommendCommands()
     .wrap(Math.min(110, process.stdout.columns || 100))
     .fail((message, error) => {
       // yargs' own complaints (unknown flag, missing value) and our flag parsers' errors,

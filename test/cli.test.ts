@@ -182,6 +182,12 @@ describe('bad input', () => {
     it(`train ${args.join(' ')}`, () => refused(['train', '--data', data, ...args], pattern));
   }
 
+  it('a command that does not exist is named, with the ones that do (yargs said "Unknown argument", or only "Did you mean train?")', () => {
+    const commands = 'train, resume, predict, evaluate, lines, import, serve and bench';
+    refused(['trian', '--epochs', '1'], new RegExp(`^nnfs: unknown command trian; the commands are ${commands} \\(see npx nnfs --help\\)\\.$`, 'm'));
+    refused(['frobnicate'], /^nnfs: unknown command frobnicate; the commands are /m);
+  });
+
   it('words after --, which yargs would keep aside unused', () => {
     const out = join(tempDir(), 'never');
     const result = runCli(['train', '--data', data, '--out', out, '--epochs', '1', '--', '--lr', '5']);
