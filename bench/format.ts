@@ -34,7 +34,7 @@ function line(r: BenchRecord): string {
         ? `  ${(Number(r.target) * 100).toFixed(2)}% test accuracy or more: not reached in 20 epochs`
         : `  ${(Number(r.target) * 100).toFixed(2)}% test accuracy or more after ${Number(r.seconds).toFixed(2)} s (epoch ${r.epochs})`;
     case 'memory':
-      return `  --threads ${String(r.threads).padStart(2)}  ${String(r.peakRssMB).padStart(4)} MB  (${r.workerThreads} worker thread${r.workerThreads === 1 ? '' : 's'})`;
+      return `  --threads ${String(r.threads).padStart(2)}  ${String(r.peakRssMB).padStart(4)} MiB  (${r.workerThreads} worker thread${r.workerThreads === 1 ? '' : 's'})`;
     default:
       return `  ${JSON.stringify(r)}`;
   }
