@@ -56,6 +56,8 @@ describe('divergence', () => {
       const result = runCli(['train', '--data', data, '--out', out, '--epochs', '3', ...args]);
       expect(result.status).toBe(1);
       expect(result.stderr).toMatch(/^nnfs: training diverged at epoch 1, step \d+: .* try a lower --lr\.$/m);
+      // A batched step's loss is checked before its update; the original recipe's fused step has been applied.
+      expect(result.stderr.includes('that step was not applied')).toBe(!args.includes('sgd'));
       expect(hasStackTrace(result.stderr)).toBe(false);
       const files = existsSync(out) ? readdirSync(out) : [];
       expect(files.filter((f) => f.endsWith('.safetensors'))).toEqual([]);

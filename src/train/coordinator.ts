@@ -105,8 +105,10 @@ export class Coordinator {
     }
     if (Atomics.load(c, Control.FAILED) === Failure.DIVERGED) {
       const step = Atomics.load(c, Control.FAILED_STEP);
+      // A batched step's loss is checked before its update; the original recipe's fused step has changed the weights already.
+      const notApplied = this.geometry.fused ? '' : ' that step was not applied and';
       throw new RunFailure(
-        `training diverged at epoch ${epoch + 1}, step ${step + 1}: the loss became NaN, infinite or absurdly large (over 1e6), so that step was not applied and nothing after the last checkpoint was saved; try a lower --lr`,
+        `training diverged at epoch ${epoch + 1}, step ${step + 1}: the loss became NaN, infinite or absurdly large (over 1e6), so${notApplied} nothing after the last checkpoint was saved; try a lower --lr`,
       );
     }
     return Atomics.load(c, Control.STEP);

@@ -1,6 +1,7 @@
 // When a run has diverged: a loss that is NaN, infinite or absurdly large. The workers check
-// each step's loss before its update; these checks cover the weights a run is about to keep,
-// which the last update before a save or an evaluation has already changed.
+// each step's loss before its update (the original recipe's, fused into its backward pass,
+// just after); these checks cover the weights a run is about to keep, which the last update
+// before a save or an evaluation has already changed.
 
 import type { Dataset } from '../data/dataset.js';
 import { meanLoss } from '../model/mean-loss.js';
