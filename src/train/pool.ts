@@ -1,5 +1,5 @@
 // Starts and owns the worker threads (piscina). The pool is used to start a long task per
-// worker per training segment, not to dispatch every step (see DESIGN.md, "Data flow").
+// worker per training segment, not to dispatch every step (see step-loop.ts).
 
 import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';

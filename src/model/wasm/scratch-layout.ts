@@ -5,7 +5,7 @@
 
 import type { ModelSpec } from '../spec.js';
 
-/** Samples whose forward passes run before their backward passes (DESIGN.md: chunks of 16 gain ~10%). */
+/** Samples whose forward passes run before their backward passes, their data fetched in one go (kernel.wat's $touch). */
 export const CHUNK = 16;
 /** Chunks of very wide models shrink so one chunk's blocks stay within about this many bytes. */
 const CHUNK_BYTES = 256 * 1024;
