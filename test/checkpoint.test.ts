@@ -3,13 +3,13 @@
 // atomic save / last.safetensors / prune behaviour of the store.
 
 import { createHash } from 'node:crypto';
-import { promises as fs } from 'node:fs';
+import { promises as fs, readdirSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { decodeCheckpoint, encodeCheckpoint, FORMAT_VERSION } from '../src/checkpoint/format.js';
 import { decodeSafetensors, encodeSafetensors, type TensorIn } from '../src/checkpoint/safetensors.js';
-import { assertWritable, FileExistsError } from '../src/checkpoint/safe-files.js';
+import { assertWritable, FileExistsError, removeUnfinishedSaves, writeTemp } from '../src/checkpoint/safe-files.js';
 import {
   checkpointName,
   LAST_NAME,
@@ -353,6 +353,24 @@ describe('store', () => {
       expect((await loadCheckpoint(dir)).position.step).toBe(step);
     }
     expect((await listCheckpoints(dir)).map((f) => [f.epoch, f.step])).toEqual(saves);
+  });
+
+  it("a save's temp file exists from the moment the save starts, so a second Ctrl-C finds and removes it", async () => {
+    // Made by an open in the thread pool, it could appear just after removeUnfinishedSaves had
+    // looked (the second Ctrl-C's clean-up, then exit), and stay behind.
+    const bytes = new Uint8Array(1 << 20).fill(7);
+    const saving = writeTemp(dir, 'last.safetensors', bytes);
+    const temps = () => readdirSync(dir).filter((n) => n.includes('.tmp-'));
+    expect(temps()).toHaveLength(1);
+    removeUnfinishedSaves(dir);
+    expect(temps()).toEqual([]);
+    // The write goes on to the removed file, whose name is gone.
+    const temp = await saving.catch((e: unknown) => e);
+    expect(typeof temp).toBe('string');
+    expect(temps()).toEqual([]);
+    // And an ordinary save leaves just its file, all of it.
+    const kept = await writeTemp(dir, 'x.safetensors', bytes);
+    expect((await fs.readFile(kept)).equals(Buffer.from(bytes))).toBe(true);
   });
 
   it('prunes to the newest N numbered checkpoints and keeps last.safetensors', async () => {

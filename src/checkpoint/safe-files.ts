@@ -3,8 +3,9 @@
 // them: made on demand, removed again when a command leaves nothing in them.
 
 import { randomBytes } from 'node:crypto';
-import { closeSync, existsSync, mkdirSync, openSync, promises as fs, readdirSync, rmdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { close, existsSync, fsync, mkdirSync, openSync, promises as fs, readdirSync, rmdirSync, rmSync, statSync, writeFile, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import { describeFsError, UserError } from '../errors.js';
 
 /**
@@ -56,22 +57,28 @@ function tempName(dir: string, fileName: string): string {
 /** Writes bytes to a fresh temp file in `dir` and fsyncs it; returns the temp path, or removes it on failure. */
 export async function writeTemp(dir: string, fileName: string, bytes: Uint8Array): Promise<string> {
   const temp = tempName(dir, fileName);
-  // 'wx' so a name clash never overwrites someone else's file. Made synchronously: a second
+  // 'wx' so a name clash never overwrites someone else's file. Opened synchronously: a second
   // Ctrl-C (removeUnfinishedSaves, then exit) then finds every temp file there will be, where
   // an open still under way in the thread pool could make one just after it had looked.
-  closeSync(openSync(temp, 'wx'));
-  const handle = await fs.open(temp, 'r+');
+  const fd = openSync(temp, 'wx');
+  let open = true;
   try {
-    await handle.writeFile(bytes);
-    await handle.sync();
-    await handle.close();
+    await writeToFd(fd, bytes);
+    await fsyncFd(fd);
+    open = false;
+    await closeFd(fd);
   } catch (e) {
-    await handle.close().catch(() => undefined);
+    if (open) await closeFd(fd).catch(() => undefined);
     await fs.rm(temp, { force: true }).catch(() => undefined);
     throw e;
   }
   return temp;
 }
+
+// The file-descriptor forms, for writeTemp: a FileHandle cannot be made from a descriptor opened synchronously.
+const writeToFd = promisify(writeFile);
+const fsyncFd = promisify(fsync);
+const closeFd = promisify(close);
 
 /** Makes the renames durable; some platforms cannot open or fsync a folder, which costs only durability. */
 export async function syncDir(dir: string): Promise<void> {
