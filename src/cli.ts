@@ -23,10 +23,13 @@ const COMMAND_NAMES: string[] = [train, resume, predict, evaluate, lines, import
 /**
  * A first word that names no command: yargs calls it an unknown argument ("Unknown argument:
  * frobnicate."), or says only "Did you mean train?"; this names it and the commands there are.
+ * `help` is yargs' word for --help, and with --help or --version nothing runs anyway. (A
+ * command after flags, `nnfs --epochs 1 trian`, is left to yargs' own "Did you mean".)
  */
 function refuseUnknownCommand(args: readonly string[]): void {
   const first = args[0];
-  if (first === undefined || first.startsWith('-') || COMMAND_NAMES.includes(first)) return;
+  if (first === undefined || first.startsWith('-') || first === 'help' || COMMAND_NAMES.includes(first)) return;
+  if (args.some((a) => /^--?(help|version|h)(=.*)?$/s.test(a))) return;
   const list = `${COMMAND_NAMES.slice(0, -1).join(', ')} and ${COMMAND_NAMES.at(-1)!}`;
   throw new UserError(`unknown command ${first}; the commands are ${list} (see npx nnfs --help).`);
 }
@@ -86,6 +89,7 @@ async function main(): Promise<void> {
     // the command lacks (train --quick=1) is unknown, as without the value.
     .middleware((parsed) => refuseSwitchMistakes(args, parsed), false)
     .strict()
+    .recommendCommands()
     .wrap(Math.min(110, process.stdout.columns || 100))
     .fail((message, error) => {
       // yargs' own complaints (unknown flag, missing value) and our flag parsers' errors,

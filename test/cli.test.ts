@@ -165,6 +165,10 @@ describe('bad input', () => {
     // -d -a -s -h, `--out -dash` printed the help and trained nothing, with status 0.
     [['--out', '-dash'], /^nnfs: --out needs a value\.$/m],
     [['-dash'], /^nnfs: Unknown argument: dash\.$/m],
+    // So a one-dash word is its two-dash flag, and gets the same checks.
+    [['-json=yes'], /^nnfs: --json takes no value \(got "yes"\); write --json alone\.$/m],
+    [['-json', '--no-json'], /^nnfs: --json was given more than once\.$/m],
+    [['-no-json=1'], /^nnfs: --no-json takes no value \(got "1"\); write --no-json alone\.$/m],
     // yargs keeps the last of a repeated on/off flag; a repeated value flag is refused, so this is too.
     [['--json', '--no-json'], /^nnfs: --json was given more than once\.$/m],
     [['--json=true', '--json=false'], /^nnfs: --json was given more than once\.$/m],
@@ -186,6 +190,12 @@ describe('bad input', () => {
     const commands = 'train, resume, predict, evaluate, lines, import, serve and bench';
     refused(['trian', '--epochs', '1'], new RegExp(`^nnfs: unknown command trian; the commands are ${commands} \\(see npx nnfs --help\\)\\.$`, 'm'));
     refused(['frobnicate'], /^nnfs: unknown command frobnicate; the commands are /m);
+    // yargs' `help` word, and --help or --version with any first word, still just print.
+    for (const args of [['help'], ['frobnicate', '--help'], ['frobnicate', '--version']]) {
+      const result = runCli(args);
+      expect(result.status).toBe(0);
+      expect(result.stderr).toBe('');
+    }
   });
 
   it('words after --, which yargs would keep aside unused', () => {
@@ -202,7 +212,7 @@ describe('bad input', () => {
       expect(result.status).toBe(0);
       expect(result.stderr).toBe('');
     }
-    for (const args of [['train', '--help', '--no-help'], ['train', '-h', '--no-help'], ['train', '-help', '--no-help'], ['--no-help', '--help'], ['--version=true', '--no-version']]) {
+    for (const args of [['train', '--help', '--no-help'], ['train', '-h', '--no-help'], ['train', '-help', '--no-help'], ['train', '-help=true', '--no-help'], ['train', '--help', '-help=false'], ['--no-help', '--help'], ['--version=true', '--no-version']]) {
       const out = join(tempDir(), 'never');
       const name = args.some((a) => a.includes('version')) ? 'version' : 'help';
       const mixed = runCli([...args, '--data', data, '--epochs', '1', '--out', out]);

@@ -137,6 +137,14 @@ export const dataOption = {
 } as const;
 
 /**
+ * A word as yargs reads it: one-letter flags are never bundled (cli.ts), so `-json` is
+ * `--json` and `-no-json=1` is `--no-json=1`, and the checks below must see them so too.
+ */
+function longForm(arg: string): string {
+  return /^-[A-Za-z][^=]/s.test(arg) ? `-${arg}` : arg;
+}
+
+/**
  * What yargs would misread before it parses: words after `--` (kept aside unused, so
  * `train -- --lr 5` trained at the default rate), and a negated flag with a value
  * (`--no-json=1`, which it names as two unknown flags).
@@ -146,7 +154,7 @@ export function refuseMisreadArgs(args: readonly string[]): void {
   if (end !== -1 && end < args.length - 1) {
     throw new UserError(`nnfs reads nothing after --, got ${args.slice(end + 1).join(' ')}; write flags before it.`);
   }
-  const words = end === -1 ? args : args.slice(0, end);
+  const words = (end === -1 ? args : args.slice(0, end)).map(longForm);
   for (const arg of words) {
     const negated = /^(--no-[^=]+)=(.*)$/s.exec(arg);
     if (negated) throw new UserError(`${negated[1]} takes no value (got ${JSON.stringify(negated[2])}); write ${negated[1]} alone.`);
@@ -155,8 +163,7 @@ export function refuseMisreadArgs(args: readonly string[]): void {
   // command is named, and takes the last of --help and --no-help otherwise (so that
   // `train --help --no-help` trained). Said twice the same way, they just print.
   for (const name of ['help', 'version']) {
-    // One dash works too (yargs reads -help as --help: one-letter flags are never bundled).
-    const on = words.some((w) => w === `--${name}` || w === `-${name}` || w === `--${name}=true` || (name === 'help' && w === '-h'));
+    const on = words.some((w) => w === `--${name}` || w === `--${name}=true` || (name === 'help' && w === '-h'));
     const off = words.some((w) => w === `--no-${name}` || w === `--${name}=false`);
     if (on && off) throw new UserError(`--${name} and --no-${name} contradict each other; give one of them.`);
   }
@@ -173,7 +180,7 @@ export function refuseSwitchMistakes(args: readonly string[], parsed: Record<str
   const given = new Set<string>();
   for (const arg of args) {
     if (arg === '--') return;
-    const flag = /^--(?:no-)?([^=]+)(?:=(.*))?$/s.exec(arg);
+    const flag = /^--(?:no-)?([^=]+)(?:=(.*))?$/s.exec(longForm(arg));
     if (!flag || typeof parsed[flag[1]] !== 'boolean') continue;
     const [, name, value] = flag;
     if (value !== undefined && value !== 'true' && value !== 'false') {

@@ -21,7 +21,7 @@ export function builder(yargs: Argv) {
   return yargs
     .option('from-dat', { type: 'string', requiresArg: true, demandOption: 'name the folder of W1.dat, b1.dat, W2.dat and b2.dat with --from-dat DIR.', describe: "folder of the original's float64 .dat weights", coerce: oneValue('from-dat') })
     .option('out', { type: 'string', requiresArg: true, demandOption: 'name the checkpoint to write with --out FILE.safetensors.', describe: 'checkpoint file to write', coerce: oneValue('out') })
-    .example('$0 import --from-dat path/to/MNISTDigitRecog --out checkpoints/original.safetensors', "then: nnfs evaluate --checkpoint checkpoints/original.safetensors");
+    .example('$0 import --from-dat path/to/MNISTDigitRecog --out checkpoints/original.safetensors', "then: npx nnfs evaluate --checkpoint checkpoints/original.safetensors");
 }
 
 interface ImportArgs {
