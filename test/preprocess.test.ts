@@ -9,7 +9,7 @@ import { PNG } from 'pngjs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { UserError } from '../src/errors.js';
 import { readDigitPng } from '../src/data/png.js';
-import { grayFromRgba, toMnistInput } from '../src/data/preprocess.js';
+import { grayFromPad, grayFromRgba, toMnistInput } from '../src/data/preprocess.js';
 import { loadCheckpoint } from '../src/checkpoint/store.js';
 import { argmax, forward } from '../src/model/forward.js';
 import { modelSpec } from '../src/model/spec.js';
@@ -154,6 +154,28 @@ describe('grayFromRgba', () => {
     const one = drawOne(WHITE, BLACK);
     for (let y = 0; y < 300; y++) card.set(one.subarray(y * 800, (y + 1) * 800), ((y + 10) * 220 + 10) * 4);
     expect([...toMnistInput(grayFromRgba(card, 220, 320), 220, 320)]).toEqual([...oneInput]);
+  });
+});
+
+describe('grayFromPad (the page\'s pad: dark ink on white)', () => {
+  const PAD_INK: Rgba = [17, 24, 39, 255]; // the page's ink colour, #111827
+
+  it('reads a frame drawn along the edges as the frame, where the border test reads the paper as ink', () => {
+    const frame = canvas(100, 100, WHITE);
+    for (const [x0, y0, x1, y1] of [[0, 0, 99, 7], [0, 92, 99, 99], [0, 0, 7, 99], [92, 0, 99, 99]]) rect(frame, 100, x0, y0, x1, y1, PAD_INK);
+    const inked = (img: Float32Array) => img.filter((v) => v > 0.5).length;
+    const padInput = toMnistInput(grayFromPad(frame, 100, 100), 100, 100);
+    const guessedInput = toMnistInput(grayFromRgba(frame, 100, 100), 100, 100);
+    // The frame's 20x20 box: its outline is ink, its middle is not.
+    expect(padInput[14 * 28 + 14]).toBe(0);
+    expect(inked(padInput)).toBeLessThan(150);
+    // Most of the border is ink, so grayFromRgba takes it for dark paper: the middle becomes the digit.
+    expect(guessedInput[14 * 28 + 14]).toBeGreaterThan(0.5);
+  });
+
+  it('reads an ordinary drawing as grayFromRgba does', () => {
+    const one = drawOne(WHITE, PAD_INK);
+    expect(toMnistInput(grayFromPad(one, 200, 300), 200, 300)).toEqual(toMnistInput(grayFromRgba(one, 200, 300), 200, 300));
   });
 });
 

@@ -309,6 +309,19 @@ describe.skipIf(!HAVE_CHROMIUM)(`nnfs serve in headless Chromium (${CHROMIUM})`,
     await page.click('#clear');
   });
 
+  it('reads a frame drawn along the pad\'s edges as a frame, not as its negative', async () => {
+    await page.click('#clear');
+    const [a, b] = [0.03, 0.97];
+    const corners: [number, number][] = [[a, a], [b, a], [b, b], [a, b], [a, a]];
+    await draw(page, corners.slice(1).map((to, i) => ({ from: corners[i], to })));
+    await answer(page);
+    // Guessing the polarity from the border (most of it ink) turned the white middle into the digit.
+    const preview = await page.$eval('#preview', (c) => Array.from((c as HTMLCanvasElement).getContext('2d')!.getImageData(0, 0, 28, 28).data.filter((_, i) => i % 4 === 0)));
+    expect(preview[14 * 28 + 14]).toBe(0);
+    expect(preview.filter((v) => v > 0).length).toBeLessThan(200);
+    await page.click('#clear');
+  });
+
   it('draws a run of 70,000 epochs, skipping a line with an infinite loss', async () => {
     const long = join(dir, 'long');
     mkdirSync(long);

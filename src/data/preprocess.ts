@@ -37,11 +37,32 @@ export function grayFromRgba(rgba: Uint8Array | Uint8ClampedArray, width: number
   for (let i = 0; i < n; i++) {
     const p = i * 4;
     alpha[i] = rgba[p + 3] / 255;
-    luminance[i] = (0.299 * rgba[p] + 0.587 * rgba[p + 1] + 0.114 * rgba[p + 2]) / 255;
+    luminance[i] = luminanceAt(rgba, p);
   }
   const overWhite = inkOver(1, luminance, alpha, width, height);
   if (holdsInk(brightest(overWhite)) || alpha.every((a) => a === 1)) return overWhite;
   return inkOver(0, luminance, alpha, width, height);
+}
+
+/**
+ * The page's drawing pad (dark ink on white paper) -> ink intensity 0..1. Nothing to guess:
+ * grayFromRgba's border test took a drawing along the pad's edges, a frame or a 0 drawn
+ * large, for dark paper, and read the page's white as the digit.
+ */
+export function grayFromPad(rgba: Uint8Array | Uint8ClampedArray, width: number, height: number): Float32Array {
+  const n = width * height;
+  if (rgba.length !== n * 4) throw new Error(`grayFromPad: ${width}x${height} needs ${n * 4} bytes, got ${rgba.length}`);
+  const ink = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    const alpha = rgba[i * 4 + 3] / 255;
+    ink[i] = 1 - Math.min(1, luminanceAt(rgba, i * 4) * alpha + (1 - alpha));
+  }
+  return ink;
+}
+
+/** Rec. 601 luminance (as PIL's 'L') of the pixel at byte `p`, 0..1. */
+function luminanceAt(rgba: Uint8Array | Uint8ClampedArray, p: number): number {
+  return (0.299 * rgba[p] + 0.587 * rgba[p + 1] + 0.114 * rgba[p + 2]) / 255;
 }
 
 /** The largest ink intensity (0 for none). */

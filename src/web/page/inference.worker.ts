@@ -1,9 +1,10 @@
 // The page's inference Web Worker, exposed with comlink: it fetches the checkpoint as the
 // safetensors file itself and runs the engine's own preprocess.ts and forward.ts on it,
-// so what the page predicts is what `nnfs predict --image` would, off the main thread.
+// so what the page predicts is what `nnfs predict --image` would, off the main thread (save
+// that the pad's polarity is known, where a PNG's is guessed: grayFromPad).
 
 import { expose, transfer } from 'comlink';
-import { grayFromRgba, toMnistInput } from '../../data/preprocess.js';
+import { grayFromPad, toMnistInput } from '../../data/preprocess.js';
 import { UserError } from '../../errors.js';
 import { forward, forwardScratch } from '../../model/forward.js';
 import { decodeWebModel, type WebModel } from '../model-file.js';
@@ -33,7 +34,7 @@ const api: InferenceApi = {
     const { spec, params } = loaded();
     let input: Float32Array;
     try {
-      input = toMnistInput(grayFromRgba(rgba, width, height), width, height);
+      input = toMnistInput(grayFromPad(rgba, width, height), width, height);
     } catch (e) {
       if (e instanceof UserError) return null; // an empty pad: nothing to classify yet
       throw e;
