@@ -69,7 +69,8 @@ async function refreshSamples(): Promise<void> {
   try {
     await showSamples(api, byId('samples'), byId('samples-summary'));
   } catch (error) {
-    byId('samples-summary').textContent = `No test digits: ${error instanceof Error ? error.message : String(error)}`;
+    const shown = byId('samples').childElementCount > 0 ? ' The digits below are the earlier ones.' : '';
+    byId('samples-summary').textContent = `No new test digits: ${error instanceof Error ? error.message : String(error)}.${shown}`;
   }
 }
 
@@ -86,7 +87,10 @@ async function start(): Promise<void> {
     byId('model-info').textContent = parts.join(' · ');
     pad.setEnabled(true);
     document.body.dataset.model = 'ready';
-    byId('more').addEventListener('click', () => void refreshSamples());
+    // Enabled only now: until the model is loaded there is nothing to test the digits with.
+    const more = byId<HTMLButtonElement>('more');
+    more.addEventListener('click', () => void refreshSamples());
+    more.disabled = false;
     await refreshSamples();
   } catch (error) {
     document.body.dataset.model = 'error';

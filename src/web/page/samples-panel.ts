@@ -21,7 +21,10 @@ function digitCanvas(pixels: number[], rows: number, cols: number, label: string
 
 /** Fetches a fresh set of test digits and shows the model's answer for each. */
 export async function showSamples(api: InferenceApi, grid: HTMLElement, summary: HTMLElement): Promise<void> {
-  const response = await fetch('test-samples.json', { cache: 'no-store' });
+  // fetch's own words for a server that is gone are "Failed to fetch".
+  const response = await fetch('test-samples.json', { cache: 'no-store' }).catch(() => {
+    throw new Error('the server did not answer (was nnfs serve stopped?)');
+  });
   if (!response.ok) {
     grid.replaceChildren();
     summary.textContent = `No test digits: ${(await response.text()).trim()}`;
