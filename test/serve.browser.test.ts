@@ -362,6 +362,36 @@ describe.skipIf(!HAVE_CHROMIUM)(`nnfs serve in headless Chromium (${CHROMIUM})`,
     }
   });
 
+  it('in a short window (a laptop at 200% zoom) the whole pad is in view', async () => {
+    const short = await browser.newPage({ viewport: { width: 683, height: 330 } });
+    try {
+      await short.goto(served.url);
+      await short.waitForSelector('body[data-model="ready"]');
+      const box = (await short.locator('#pad').boundingBox())!;
+      expect(box.y + box.height).toBeLessThanOrEqual(330);
+      expect(box.width).toBe(box.height);
+    } finally {
+      await short.close();
+    }
+  });
+
+  it('New digits after the server has stopped says so, and keeps the digits it had', async () => {
+    const other = await serve(checkpoint);
+    const second = await browser.newPage();
+    try {
+      await second.goto(other.url);
+      await second.waitForSelector('#samples .sample');
+      await other.stop();
+      await second.click('#more');
+      await second.waitForFunction(() => document.querySelector('#samples-summary')!.textContent!.startsWith('No new'));
+      expect(await second.textContent('#samples-summary')).toBe('No new test digits: the server did not answer (was nnfs serve stopped?). The digits below are the earlier ones.');
+      expect(await second.locator('#samples .sample').count()).toBe(24);
+    } finally {
+      await second.close();
+      await other.stop();
+    }
+  });
+
   it('logged no errors in the browser console', () => {
     expect(consoleErrors).toEqual([]);
   });
