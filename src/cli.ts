@@ -29,9 +29,15 @@ const COMMAND_NAMES: string[] = [train, resume, predict, evaluate, lines, import
 function refuseUnknownCommand(args: readonly string[]): void {
   const first = args[0];
   if (first === undefined || first.startsWith('-') || first === 'help' || COMMAND_NAMES.includes(first)) return;
-  if (args.some((a) => /^--?(help|version|h)(=.*)?$/s.test(a))) return;
+  if (args.some((a) => /^--?(help|version|h)(=true)?$/s.test(a))) return;
   const list = `${COMMAND_NAMES.slice(0, -1).join(', ')} and ${COMMAND_NAMES.at(-1)!}`;
   throw new UserError(`unknown command ${first}; the commands are ${list} (see npx nnfs --help).`);
+}
+
+/** `nnfs help train` as `nnfs train --help` (yargs knows only a bare `help`, and read `train` as a stray word). */
+function helpAsFlag(args: string[]): string[] {
+  const [first, second, ...rest] = args;
+  return first === 'help' && second !== undefined && !second.startsWith('-') ? [second, '--help', ...rest] : args;
 }
 
 /** Prints a failure as one sentence and sets a non-zero exit; stack traces only for real bugs or NNFS_DEBUG. */
@@ -67,7 +73,7 @@ async function main(): Promise<void> {
   // Stack traces (NNFS_DEBUG) then name the TypeScript sources, not the bundle's chunks.
   if (process.env.NNFS_DEBUG) process.setSourceMapsEnabled(true);
   watchOutput();
-  const args = hideBin(process.argv);
+  const args = helpAsFlag(hideBin(process.argv));
   refuseMisreadArgs(args);
   refuseUnknownCommand(args);
   const parser = yargs(args)

@@ -138,10 +138,11 @@ export const dataOption = {
 
 /**
  * A word as yargs reads it: one-letter flags are never bundled (cli.ts), so `-json` is
- * `--json` and `-no-json=1` is `--no-json=1`, and the checks below must see them so too.
+ * `--json`, and the checks below must see it so too. (`-no-json` negates nothing: yargs
+ * calls it unknown.)
  */
 function longForm(arg: string): string {
-  return /^-[A-Za-z][^=]/s.test(arg) ? `-${arg}` : arg;
+  return /^-(?!no-)[A-Za-z][^=]/s.test(arg) ? `-${arg}` : arg;
 }
 
 /**
