@@ -2,6 +2,8 @@
 // metrics.jsonl, drawn as two small SVG line charts (no chart library: two polylines
 // and some ticks are all it takes).
 
+import { fetchFromServer } from './fetch-server.js';
+
 interface EpochLine {
   epoch: number;
   trainLoss: number;
@@ -125,7 +127,7 @@ function parseMetrics(text: string): EpochLine[] {
 
 /** Fills `charts` and a one-line summary in `note`; hides the charts and explains why when the run has no metrics. */
 export async function showCurves(panel: HTMLElement, charts: HTMLElement, note: HTMLElement): Promise<void> {
-  const response = await fetch('metrics.jsonl', { cache: 'no-store' });
+  const response = await fetchFromServer('metrics.jsonl');
   const body = await response.text();
   const lines = response.ok ? parseMetrics(body) : [];
   panel.dataset.points = String(lines.length);

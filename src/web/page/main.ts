@@ -69,8 +69,10 @@ async function refreshSamples(): Promise<void> {
   try {
     await showSamples(api, byId('samples'), byId('samples-summary'));
   } catch (error) {
-    const shown = byId('samples').childElementCount > 0 ? ' The digits below are the earlier ones.' : '';
-    byId('samples-summary').textContent = `No new test digits: ${error instanceof Error ? error.message : String(error)}.${shown}`;
+    const why = (error instanceof Error ? error.message : String(error)).replace(/\.$/, '');
+    byId('samples-summary').textContent = byId('samples').childElementCount > 0
+      ? `No new test digits: ${why}. The digits below are the earlier ones.`
+      : `No test digits: ${why}.`;
   }
 }
 

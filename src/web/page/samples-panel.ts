@@ -4,6 +4,7 @@
 
 import { argmax } from '../../model/forward.js';
 import type { InferenceApi, SamplesFile } from './api.js';
+import { fetchFromServer } from './fetch-server.js';
 
 function digitCanvas(pixels: number[], rows: number, cols: number, label: string): HTMLCanvasElement {
   const canvas = document.createElement('canvas');
@@ -21,15 +22,9 @@ function digitCanvas(pixels: number[], rows: number, cols: number, label: string
 
 /** Fetches a fresh set of test digits and shows the model's answer for each. */
 export async function showSamples(api: InferenceApi, grid: HTMLElement, summary: HTMLElement): Promise<void> {
-  // fetch's own words for a server that is gone are "Failed to fetch".
-  const response = await fetch('test-samples.json', { cache: 'no-store' }).catch(() => {
-    throw new Error('the server did not answer (was nnfs serve stopped?)');
-  });
-  if (!response.ok) {
-    grid.replaceChildren();
-    summary.textContent = `No test digits: ${(await response.text()).trim()}`;
-    return;
-  }
+  const response = await fetchFromServer('test-samples.json');
+  // The server's one sentence says why (no test set, say); the digits shown so far stay.
+  if (!response.ok) throw new Error((await response.text()).trim() || `the server answered ${response.status}`);
   const { rows, cols, samples } = (await response.json()) as SamplesFile;
   const pixels = new Uint8Array(samples.length * rows * cols);
   samples.forEach((s, i) => pixels.set(s.pixels, i * rows * cols));
