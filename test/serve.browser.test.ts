@@ -11,6 +11,7 @@ import { dirname, join, resolve } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readDatWeights } from '../src/checkpoint/dat-import.js';
+import { pretrainedCheckpoint } from '../src/package-paths.js';
 import { loadCheckpoint, saveCheckpoint } from '../src/checkpoint/store.js';
 import { DEFAULTS, ORIGINAL_RECIPE } from '../src/config.js';
 import type { Dataset } from '../src/data/dataset.js';
@@ -181,6 +182,12 @@ describe.skipIf(!HAVE_CHROMIUM)(`nnfs serve in headless Chromium (${CHROMIUM})`,
     await page.waitForSelector('body[data-model="ready"]', { timeout: 15_000 });
   }, 120_000);
 
+  /** The fixture's model as last.safetensors in `folder`, saying it has trained `epoch` epochs: the page draws curves up to there. */
+  async function modelAtEpoch(folder: string, epoch: number): Promise<void> {
+    const c = await loadCheckpoint(checkpoint);
+    await saveCheckpoint(folder, 'last.safetensors', { ...c, position: { ...c.position, epoch } });
+  }
+
   afterAll(async () => {
     await browser?.close();
     await served?.stop();
@@ -280,10 +287,31 @@ describe.skipIf(!HAVE_CHROMIUM)(`nnfs serve in headless Chromium (${CHROMIUM})`,
     }
   });
 
+  it('draws the curves up to the epoch of the model it was given, when a training run has logged more', async () => {
+    const ahead = join(dir, 'ahead');
+    mkdirSync(ahead);
+    // The shipped model holds epoch 8; a run training into the folder may have logged a 9th and 10th since.
+    copyFileSync(pretrainedCheckpoint(), join(ahead, 'last.safetensors'));
+    const line = (epoch: number) => JSON.stringify({ epoch, trainLoss: 0.3 / epoch, testLoss: 0.3 / epoch, testAccuracy: 0.9, seconds: 1, samplesPerSecond: 6e5 });
+    writeFileSync(join(ahead, 'metrics.jsonl'), Array.from({ length: 10 }, (_, i) => line(i + 1)).join('\n') + '\n');
+    const other = await serve(join(ahead, 'last.safetensors'));
+    const second = await browser.newPage();
+    try {
+      await second.goto(other.url);
+      await second.waitForSelector('#charts svg');
+      expect(await second.textContent('#model-info')).toContain('8 epochs');
+      expect(await second.getAttribute('#curves', 'data-points')).toBe('8');
+      expect(await second.textContent('#curves-note')).toMatch(/^8 epochs; /);
+    } finally {
+      await second.close();
+      await other.stop();
+    }
+  });
+
   it('labels a flat line once, and a huge loss so it fits the axis', async () => {
     const flat = join(dir, 'flat');
     mkdirSync(flat);
-    copyFileSync(checkpoint, join(flat, 'last.safetensors'));
+    await modelAtEpoch(flat, 2);
     const line = (epoch: number, testLoss: number) => JSON.stringify({ epoch, trainLoss: 0.3, testLoss, testAccuracy: 0.93, seconds: 1, samplesPerSecond: 6e5 });
     writeFileSync(join(flat, 'metrics.jsonl'), [line(1, 0.25), line(2, 2e7)].join('\n') + '\n');
     const other = await serve(flat);
@@ -325,7 +353,7 @@ describe.skipIf(!HAVE_CHROMIUM)(`nnfs serve in headless Chromium (${CHROMIUM})`,
   it('draws a run of 70,000 epochs, skipping a line with an infinite loss', async () => {
     const long = join(dir, 'long');
     mkdirSync(long);
-    copyFileSync(checkpoint, join(long, 'last.safetensors'));
+    await modelAtEpoch(long, 70_000);
     const lines = Array.from({ length: 70_000 }, (_, i) => JSON.stringify({ epoch: i + 1, trainLoss: 1 / (i + 2), testLoss: 1 / (i + 1.5), testAccuracy: 0.9 + i * 1e-6, seconds: 0.1, samplesPerSecond: 6e5 }));
     lines[5] = lines[5].replace(/"testLoss":[^,]+/, '"testLoss":1e999');
     writeFileSync(join(long, 'metrics.jsonl'), lines.join('\n') + '\n');

@@ -125,11 +125,15 @@ function parseMetrics(text: string): EpochLine[] {
   return lines.sort((a, b) => a.epoch - b.epoch);
 }
 
-/** Fills `charts` and a one-line summary in `note`; hides the charts and explains why when the run has no metrics. */
-export async function showCurves(panel: HTMLElement, charts: HTMLElement, note: HTMLElement): Promise<void> {
+/**
+ * Fills `charts` and a one-line summary in `note`; hides the charts and explains why when the
+ * run has no metrics. With `upToEpoch`, the epochs after it are left out: while a run trains,
+ * its metrics can be an epoch ahead of the checkpoint the page was given.
+ */
+export async function showCurves(panel: HTMLElement, charts: HTMLElement, note: HTMLElement, upToEpoch?: number): Promise<void> {
   const response = await fetchFromServer('metrics.jsonl');
   const body = await response.text();
-  const lines = response.ok ? parseMetrics(body) : [];
+  const lines = (response.ok ? parseMetrics(body) : []).filter((l) => upToEpoch === undefined || l.epoch <= upToEpoch);
   panel.dataset.points = String(lines.length);
   if (lines.length === 0) {
     charts.hidden = true;

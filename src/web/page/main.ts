@@ -3,7 +3,7 @@
 // the forward pass run in the worker, and at most one drawing is in flight at a time.
 
 import { transfer, wrap } from 'comlink';
-import type { InferenceApi } from './api.js';
+import type { InferenceApi, ModelInfo } from './api.js';
 import { plainText, showCurves } from './curves.js';
 import { Pad } from './pad.js';
 import { PredictionView } from './prediction.js';
@@ -76,25 +76,19 @@ async function refreshSamples(): Promise<void> {
   }
 }
 
-async function start(): Promise<void> {
-  void showCurves(byId('curves'), byId('charts'), byId('curves-note')).catch((error: unknown) => {
+/** The run's curves, up to the model's epoch when it has one (imported weights record epoch 0: no history). */
+function curves(upToEpoch?: number): void {
+  void showCurves(byId('curves'), byId('charts'), byId('curves-note'), upToEpoch ? upToEpoch : undefined).catch((error: unknown) => {
     byId('curves-note').textContent = `No training curves: ${error instanceof Error ? error.message : String(error)}`;
   });
+}
+
+async function start(): Promise<void> {
+  let info: ModelInfo;
   try {
-    const info = await api.load(new URL('model.safetensors', location.href).href);
-    const parts = [`${info.sizes.join('-')} network`];
-    // Imported weights (nnfs import) record epoch 0: their training history is unknown, so say nothing.
-    if (info.epoch !== undefined && info.epoch > 0) parts.push(`${info.epoch} epoch${info.epoch === 1 ? '' : 's'}`);
-    if (info.optimizer) parts.push(info.optimizer);
-    byId('model-info').textContent = parts.join(' · ');
-    pad.setEnabled(true);
-    document.body.dataset.model = 'ready';
-    // Enabled only now: until the model is loaded there is nothing to test the digits with.
-    const more = byId<HTMLButtonElement>('more');
-    more.addEventListener('click', () => void refreshSamples());
-    more.disabled = false;
-    await refreshSamples();
+    info = await api.load(new URL('model.safetensors', location.href).href);
   } catch (error) {
+    curves();
     document.body.dataset.model = 'error';
     byId('model-info').textContent = 'no model';
     // Nothing to draw for or test with: the controls say so instead of doing nothing.
@@ -102,7 +96,21 @@ async function start(): Promise<void> {
     byId('confidence').textContent = 'no model to ask';
     showError('The model could not be loaded', error);
     byId('samples-summary').textContent = 'No model to test the digits with.';
+    return;
   }
+  curves(info.epoch);
+  const parts = [`${info.sizes.join('-')} network`];
+  // Imported weights (nnfs import) record epoch 0: their training history is unknown, so say nothing.
+  if (info.epoch !== undefined && info.epoch > 0) parts.push(`${info.epoch} epoch${info.epoch === 1 ? '' : 's'}`);
+  if (info.optimizer) parts.push(info.optimizer);
+  byId('model-info').textContent = parts.join(' · ');
+  pad.setEnabled(true);
+  document.body.dataset.model = 'ready';
+  // Enabled only now: until the model is loaded there is nothing to test the digits with.
+  const more = byId<HTMLButtonElement>('more');
+  more.addEventListener('click', () => void refreshSamples());
+  more.disabled = false;
+  await refreshSamples();
 }
 
 void start();
