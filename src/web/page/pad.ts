@@ -124,7 +124,7 @@ export class Pad {
   }
 
   private redraw(): void {
-    // Opaque paper, so the preprocessing sees dark ink on a light border and inverts it, as for a scanned drawing.
+    // Opaque white paper under dark ink, as grayFromPad reads the pad.
     this.ctx.fillStyle = PAPER;
     this.ctx.fillRect(0, 0, this.canvas.width, this.canvas.height);
     for (const stroke of this.strokes) {
