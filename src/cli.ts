@@ -30,14 +30,20 @@ function refuseUnknownCommand(args: readonly string[]): void {
   const first = args[0];
   if (first === undefined || first.startsWith('-') || first === 'help' || COMMAND_NAMES.includes(first)) return;
   if (args.some((a) => /^--?(help|version|h)(=true)?$/s.test(a))) return;
+  throw unknownCommand(first);
+}
+
+function unknownCommand(word: string): UserError {
   const list = `${COMMAND_NAMES.slice(0, -1).join(', ')} and ${COMMAND_NAMES.at(-1)!}`;
-  throw new UserError(`unknown command ${first}; the commands are ${list} (see npx nnfs --help).`);
+  return new UserError(`unknown command ${word}; the commands are ${list} (see npx nnfs --help).`);
 }
 
 /** `nnfs help train` as `nnfs train --help` (yargs knows only a bare `help`, and read `train` as a stray word). */
 function helpAsFlag(args: string[]): string[] {
   const [first, second, ...rest] = args;
-  return first === 'help' && second !== undefined && !second.startsWith('-') ? [second, '--help', ...rest] : args;
+  if (first !== 'help' || second === undefined || second.startsWith('-')) return args;
+  if (!COMMAND_NAMES.includes(second)) throw unknownCommand(second);
+  return [second, '--help', ...rest];
 }
 
 /** Prints a failure as one sentence and sets a non-zero exit; stack traces only for real bugs or NNFS_DEBUG. */
@@ -60,6 +66,14 @@ function oneSentence(message: string): string {
   const [first, ...rest] = message.split('\n').map((line) => line.trim()).filter(Boolean);
   const bare = /^Not enough arguments following: (\S+)$/.exec(first);
   if (bare) return `--${bare[1]} needs a value.`;
+  // yargs names an unknown --frob-nicate twice, the second time camel-cased (frobNicate).
+  const unknown = /^Unknown arguments?: (.+)$/.exec(first);
+  if (unknown) {
+    const names = unknown[1].split(', ');
+    const camel = (name: string) => name.replace(/-([a-z])/g, (_, letter: string) => letter.toUpperCase());
+    const kept = names.filter((name) => !names.some((other) => other !== name && camel(other) === name));
+    return `Unknown argument${kept.length === 1 ? '' : 's'}: ${kept.join(', ')}`;
+  }
   const missing = /^Missing required arguments?: (.+)$/.exec(first);
   if (missing) {
     const flags = missing[1].split(', ').map((flag) => `--${flag}`).join(' and ');

@@ -165,6 +165,9 @@ describe('bad input', () => {
     // -d -a -s -h, `--out -dash` printed the help and trained nothing, with status 0.
     [['--out', '-dash'], /^nnfs: --out needs a value\.$/m],
     [['-dash'], /^nnfs: Unknown argument: dash\.$/m],
+    // yargs added the camel-cased name: "Unknown arguments: frob-nicate, frobNicate."
+    [['--frob-nicate'], /^nnfs: Unknown argument: frob-nicate\.$/m],
+    [['--frob-nicate', '--x-y'], /^nnfs: Unknown arguments: frob-nicate, x-y\.$/m],
     // So a one-dash word is its two-dash flag, and gets the same checks.
     [['-json=yes'], /^nnfs: --json takes no value \(got "yes"\); write --json alone\.$/m],
     [['-json', '--no-json'], /^nnfs: --json was given more than once\.$/m],
@@ -190,6 +193,7 @@ describe('bad input', () => {
     refused(['trian', '--epochs', '1'], new RegExp(`^nnfs: unknown command trian; the commands are ${commands} \\(see npx nnfs --help\\)\\.$`, 'm'));
     refused(['frobnicate'], /^nnfs: unknown command frobnicate; the commands are /m);
     refused(['frobnicate', '--help=false'], /^nnfs: unknown command frobnicate; the commands are /m);
+    refused(['help', 'trian'], /^nnfs: unknown command trian; the commands are /m);
     // yargs' `help` word, and --help or --version with any first word, still just print.
     for (const args of [['help'], ['frobnicate', '--help'], ['frobnicate', '--version']]) {
       const result = runCli(args);
