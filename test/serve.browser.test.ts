@@ -306,6 +306,23 @@ describe.skipIf(!HAVE_CHROMIUM)(`nnfs serve in headless Chromium (${CHROMIUM})`,
       await second.close();
       await other.stop();
     }
+    // Saved in the middle of the first epoch (epoch 0, but trained: not imported weights), it has no curve yet.
+    const early = join(dir, 'early');
+    const shipped = await loadCheckpoint(pretrainedCheckpoint());
+    await saveCheckpoint(early, 'last.safetensors', { ...shipped, position: { ...shipped.position, epoch: 0, step: 500, globalStep: 500 } });
+    writeFileSync(join(early, 'metrics.jsonl'), line(1) + '\n');
+    const third = await serve(join(early, 'last.safetensors'));
+    const page3 = await browser.newPage();
+    try {
+      await page3.goto(third.url);
+      await page3.waitForSelector('body[data-model="ready"]');
+      await page3.waitForFunction(() => !document.querySelector('#curves-note')!.textContent!.startsWith('loading'));
+      expect(await page3.getAttribute('#curves', 'data-points')).toBe('0');
+      expect(await page3.textContent('#curves-note')).toBe('The run’s metrics.jsonl holds no finished epoch yet.');
+    } finally {
+      await page3.close();
+      await third.stop();
+    }
   });
 
   it('labels a flat line once, and a huge loss so it fits the axis', async () => {

@@ -127,6 +127,7 @@ describe('the page reads checkpoints as the engine does', () => {
       expect(web.spec.sizes).toEqual(sizes);
       expect(Array.from(web.params)).toEqual(Array.from(engine.params));
       expect(web.epoch).toBe(3);
+      expect(web.globalStep).toBe(2811);
       expect(web.optimizer).toBe(DEFAULTS.optimizer);
     }
   });

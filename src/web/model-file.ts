@@ -14,6 +14,8 @@ export interface WebModel {
   params: Float32Array;
   /** Epochs the checkpoint was trained for, when its metadata says. */
   epoch?: number;
+  /** Steps it was trained for in all (0 for imported weights: no history here), when its metadata says. */
+  globalStep?: number;
   /** The optimiser named in its config, when present. */
   optimizer?: string;
 }
@@ -48,6 +50,7 @@ export function decodeWebModel(bytes: Uint8Array): WebModel {
     params.set(tensor(tensors, `layers.${l}.bias`, [outputs]), biasOffset);
   });
   const epoch = Number(metadata.epoch);
+  const globalStep = Number(metadata.global_step);
   let optimizer: string | undefined;
   try {
     const config = JSON.parse(metadata.config ?? '{}') as { optimizer?: unknown };
@@ -55,5 +58,6 @@ export function decodeWebModel(bytes: Uint8Array): WebModel {
   } catch {
     // The config is only shown as a caption; the weights are what matter.
   }
-  return { spec, params, epoch: Number.isSafeInteger(epoch) ? epoch : undefined, optimizer };
+  const count = (n: number) => (Number.isSafeInteger(n) ? n : undefined);
+  return { spec, params, epoch: count(epoch), globalStep: count(globalStep), optimizer };
 }

@@ -20,6 +20,8 @@ export interface ModelInfo {
   /** Layer sizes, input to output, e.g. [784, 16, 10]. */
   sizes: number[];
   epoch?: number;
+  /** 0 for imported weights, whose training history this run does not have. */
+  globalStep?: number;
   optimizer?: string;
 }
 

@@ -127,13 +127,14 @@ function parseMetrics(text: string): EpochLine[] {
 
 /**
  * Fills `charts` and a one-line summary in `note`; hides the charts and explains why when the
- * run has no metrics. With `upToEpoch`, the epochs after it are left out: while a run trains,
- * its metrics can be an epoch ahead of the checkpoint the page was given.
+ * run has no metrics. The epochs after `upToEpoch` (once known; undefined: none) are left
+ * out: while a run trains, its metrics can be an epoch ahead of the checkpoint the page has.
  */
-export async function showCurves(panel: HTMLElement, charts: HTMLElement, note: HTMLElement, upToEpoch?: number): Promise<void> {
+export async function showCurves(panel: HTMLElement, charts: HTMLElement, note: HTMLElement, upToEpoch: Promise<number | undefined>): Promise<void> {
   const response = await fetchFromServer('metrics.jsonl');
   const body = await response.text();
-  const lines = (response.ok ? parseMetrics(body) : []).filter((l) => upToEpoch === undefined || l.epoch <= upToEpoch);
+  const limit = await upToEpoch;
+  const lines = (response.ok ? parseMetrics(body) : []).filter((l) => limit === undefined || l.epoch <= limit);
   panel.dataset.points = String(lines.length);
   if (lines.length === 0) {
     charts.hidden = true;

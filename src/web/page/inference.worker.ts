@@ -28,7 +28,7 @@ const api: InferenceApi = {
     }
     model = decodeWebModel(new Uint8Array(await response.arrayBuffer()));
     scratch = forwardScratch(model.spec);
-    return { sizes: model.spec.sizes, epoch: model.epoch, optimizer: model.optimizer };
+    return { sizes: model.spec.sizes, epoch: model.epoch, globalStep: model.globalStep, optimizer: model.optimizer };
   },
 
   async predictDrawing(rgba: Uint8ClampedArray, width: number, height: number): Promise<DrawingAnswer | null> {

@@ -76,19 +76,18 @@ async function refreshSamples(): Promise<void> {
   }
 }
 
-/** The run's curves, up to the model's epoch when it has one (imported weights record epoch 0: no history). */
-function curves(upToEpoch?: number): void {
-  void showCurves(byId('curves'), byId('charts'), byId('curves-note'), upToEpoch ? upToEpoch : undefined).catch((error: unknown) => {
+async function start(): Promise<void> {
+  const loading = api.load(new URL('model.safetensors', location.href).href);
+  // Fetched at once, drawn up to the model's epoch once it is known: all of them for imported
+  // weights (no training history here) or a model that did not load.
+  const upToEpoch = loading.then((info) => (info.globalStep ? info.epoch : undefined), () => undefined);
+  void showCurves(byId('curves'), byId('charts'), byId('curves-note'), upToEpoch).catch((error: unknown) => {
     byId('curves-note').textContent = `No training curves: ${error instanceof Error ? error.message : String(error)}`;
   });
-}
-
-async function start(): Promise<void> {
   let info: ModelInfo;
   try {
-    info = await api.load(new URL('model.safetensors', location.href).href);
+    info = await loading;
   } catch (error) {
-    curves();
     document.body.dataset.model = 'error';
     byId('model-info').textContent = 'no model';
     // Nothing to draw for or test with: the controls say so instead of doing nothing.
@@ -98,7 +97,6 @@ async function start(): Promise<void> {
     byId('samples-summary').textContent = 'No model to test the digits with.';
     return;
   }
-  curves(info.epoch);
   const parts = [`${info.sizes.join('-')} network`];
   // Imported weights (nnfs import) record epoch 0: their training history is unknown, so say nothing.
   if (info.epoch !== undefined && info.epoch > 0) parts.push(`${info.epoch} epoch${info.epoch === 1 ? '' : 's'}`);
