@@ -188,6 +188,19 @@ describe.skipIf(!HAVE_CHROMIUM)(`nnfs serve in headless Chromium (${CHROMIUM})`,
     await saveCheckpoint(folder, 'last.safetensors', { ...c, position: { ...c.position, epoch } });
   }
 
+  /** Serves `file` (a checkpoint or run folder) on a server of its own, opens it in a fresh page for `check`, then closes both. */
+  async function onOwnServer(file: string, check: (page: Page, server: Served) => Promise<void>): Promise<void> {
+    const server = await serve(file);
+    const own = await browser.newPage();
+    try {
+      await own.goto(server.url);
+      await check(own, server);
+    } finally {
+      await own.close();
+      await server.stop();
+    }
+  }
+
   afterAll(async () => {
     await browser?.close();
     await served?.stop();
@@ -274,17 +287,11 @@ describe.skipIf(!HAVE_CHROMIUM)(`nnfs serve in headless Chromium (${CHROMIUM})`,
     const bare = join(dir, 'bare');
     mkdirSync(bare);
     copyFileSync(checkpoint, join(bare, 'model.safetensors'));
-    const other = await serve(join(bare, 'model.safetensors'));
-    const second = await browser.newPage();
-    try {
-      await second.goto(other.url);
+    await onOwnServer(join(bare, 'model.safetensors'), async (second) => {
       await second.waitForSelector('#curves-note:has-text("No training curves")');
       expect(await second.getAttribute('#curves', 'data-points')).toBe('0');
       expect(await second.locator('#charts').isHidden()).toBe(true);
-    } finally {
-      await second.close();
-      await other.stop();
-    }
+    });
   });
 
   it('draws the curves up to the epoch of the model it was given, when a training run has logged more', async () => {
@@ -294,35 +301,23 @@ describe.skipIf(!HAVE_CHROMIUM)(`nnfs serve in headless Chromium (${CHROMIUM})`,
     copyFileSync(pretrainedCheckpoint(), join(ahead, 'last.safetensors'));
     const line = (epoch: number) => JSON.stringify({ epoch, trainLoss: 0.3 / epoch, testLoss: 0.3 / epoch, testAccuracy: 0.9, seconds: 1, samplesPerSecond: 6e5 });
     writeFileSync(join(ahead, 'metrics.jsonl'), Array.from({ length: 10 }, (_, i) => line(i + 1)).join('\n') + '\n');
-    const other = await serve(join(ahead, 'last.safetensors'));
-    const second = await browser.newPage();
-    try {
-      await second.goto(other.url);
+    await onOwnServer(join(ahead, 'last.safetensors'), async (second) => {
       await second.waitForSelector('#charts svg');
       expect(await second.textContent('#model-info')).toContain('8 epochs');
       expect(await second.getAttribute('#curves', 'data-points')).toBe('8');
       expect(await second.textContent('#curves-note')).toMatch(/^8 epochs; /);
-    } finally {
-      await second.close();
-      await other.stop();
-    }
+    });
     // Saved in the middle of the first epoch (epoch 0, but trained: not imported weights), it has no curve yet.
     const early = join(dir, 'early');
     const shipped = await loadCheckpoint(pretrainedCheckpoint());
     await saveCheckpoint(early, 'last.safetensors', { ...shipped, position: { ...shipped.position, epoch: 0, step: 500, globalStep: 500 } });
     writeFileSync(join(early, 'metrics.jsonl'), line(1) + '\n');
-    const third = await serve(join(early, 'last.safetensors'));
-    const page3 = await browser.newPage();
-    try {
-      await page3.goto(third.url);
-      await page3.waitForSelector('body[data-model="ready"]');
-      await page3.waitForFunction(() => !document.querySelector('#curves-note')!.textContent!.startsWith('loading'));
-      expect(await page3.getAttribute('#curves', 'data-points')).toBe('0');
-      expect(await page3.textContent('#curves-note')).toBe('The run’s metrics.jsonl holds no finished epoch yet.');
-    } finally {
-      await page3.close();
-      await third.stop();
-    }
+    await onOwnServer(join(early, 'last.safetensors'), async (second) => {
+      await second.waitForSelector('body[data-model="ready"]');
+      await second.waitForFunction(() => !document.querySelector('#curves-note')!.textContent!.startsWith('loading'));
+      expect(await second.getAttribute('#curves', 'data-points')).toBe('0');
+      expect(await second.textContent('#curves-note')).toBe('The run’s metrics.jsonl holds no finished epoch yet.');
+    });
   });
 
   it('labels a flat line once, and a huge loss so it fits the axis', async () => {
@@ -331,18 +326,12 @@ describe.skipIf(!HAVE_CHROMIUM)(`nnfs serve in headless Chromium (${CHROMIUM})`,
     await modelAtEpoch(flat, 2);
     const line = (epoch: number, testLoss: number) => JSON.stringify({ epoch, trainLoss: 0.3, testLoss, testAccuracy: 0.93, seconds: 1, samplesPerSecond: 6e5 });
     writeFileSync(join(flat, 'metrics.jsonl'), [line(1, 0.25), line(2, 2e7)].join('\n') + '\n');
-    const other = await serve(flat);
-    const second = await browser.newPage();
-    try {
-      await second.goto(other.url);
+    await onOwnServer(flat, async (second) => {
       await second.waitForSelector('#charts svg');
       const [loss, accuracy] = await second.locator('#charts svg').all();
       expect(await accuracy.locator('text.tick').allTextContents()).toEqual(['93.0%', '1', '2']);
       for (const label of await loss.locator('text.tick').allTextContents()) expect(label.length).toBeLessThanOrEqual(8);
-    } finally {
-      await second.close();
-      await other.stop();
-    }
+    });
   });
 
   it('a tap without moving leaves a dot', async () => {
@@ -374,25 +363,16 @@ describe.skipIf(!HAVE_CHROMIUM)(`nnfs serve in headless Chromium (${CHROMIUM})`,
     const lines = Array.from({ length: 70_000 }, (_, i) => JSON.stringify({ epoch: i + 1, trainLoss: 1 / (i + 2), testLoss: 1 / (i + 1.5), testAccuracy: 0.9 + i * 1e-6, seconds: 0.1, samplesPerSecond: 6e5 }));
     lines[5] = lines[5].replace(/"testLoss":[^,]+/, '"testLoss":1e999');
     writeFileSync(join(long, 'metrics.jsonl'), lines.join('\n') + '\n');
-    const other = await serve(long);
-    const second = await browser.newPage();
-    try {
-      await second.goto(other.url);
+    await onOwnServer(long, async (second) => {
       await second.waitForSelector('#charts svg');
       expect(await second.getAttribute('#curves', 'data-points')).toBe('69999');
       expect(await second.textContent('#curves-note')).toMatch(/^69999 epochs; last: test accuracy/);
-    } finally {
-      await second.close();
-      await other.stop();
-    }
+    });
   });
 
   it('a missing checkpoint gets a clear message on the page', async () => {
     const missing = join(dir, 'missing.safetensors');
-    const other = await serve(missing);
-    const second = await browser.newPage();
-    try {
-      await second.goto(other.url);
+    await onOwnServer(missing, async (second) => {
       await second.waitForSelector('body[data-model="error"]');
       // The terminal's backticks around a command are left out on the page.
       expect(await second.textContent('#model-error')).toBe(`The model could not be loaded: no checkpoint at ${missing}; train one with npx nnfs train.`);
@@ -401,10 +381,7 @@ describe.skipIf(!HAVE_CHROMIUM)(`nnfs serve in headless Chromium (${CHROMIUM})`,
       expect(await second.locator('#clear').isDisabled()).toBe(true);
       expect(await second.locator('#more').isDisabled()).toBe(true);
       expect(await second.textContent('#confidence')).toBe('no model to ask');
-    } finally {
-      await second.close();
-      await other.stop();
-    }
+    });
   });
 
   it('in a short window (a laptop at 200% zoom) the whole pad is in view', async () => {
@@ -421,20 +398,14 @@ describe.skipIf(!HAVE_CHROMIUM)(`nnfs serve in headless Chromium (${CHROMIUM})`,
   });
 
   it('New digits after the server has stopped says so, and keeps the digits it had', async () => {
-    const other = await serve(checkpoint);
-    const second = await browser.newPage();
-    try {
-      await second.goto(other.url);
+    await onOwnServer(checkpoint, async (second, other) => {
       await second.waitForSelector('#samples .sample');
       await other.stop();
       await second.click('#more');
       await second.waitForFunction(() => document.querySelector('#samples-summary')!.textContent!.startsWith('No new'));
       expect(await second.textContent('#samples-summary')).toBe('No new test digits: the server did not answer (was nnfs serve stopped?). The digits below are the earlier ones.');
       expect(await second.locator('#samples .sample').count()).toBe(24);
-    } finally {
-      await second.close();
-      await other.stop();
-    }
+    });
   });
 
   it('logged no errors in the browser console', () => {

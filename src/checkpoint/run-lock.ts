@@ -6,9 +6,10 @@
 // The lock is a file naming its holder: pid and start time, so that a lock left by a killed
 // run is taken over even once its pid belongs to another process. It is made whole under a
 // temporary name and given its name by link(), which fails if the name exists: there is no
-// moment when it exists empty (where the file system has hard links; see below), and of two runs only one can make it. A dead holder's lock is
-// removed only under a second lock made the same way, after reading it again: two runs that
-// both found it dead would otherwise each remove it, the second removing the first's new one.
+// moment when it exists empty (where the file system has hard links; see below), and of two
+// runs only one can make it. A dead holder's lock is removed only under a second lock made
+// the same way, after reading it again: two runs that both found it dead would otherwise each
+// remove it, the second removing the first's new one.
 
 import { linkSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';

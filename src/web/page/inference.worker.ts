@@ -9,7 +9,7 @@ import { UserError } from '../../errors.js';
 import { forward, forwardScratch } from '../../model/forward.js';
 import { decodeWebModel, type WebModel } from '../model-file.js';
 import type { DrawingAnswer, InferenceApi, ModelInfo } from './api.js';
-import { fetchFromServer } from './fetch-server.js';
+import { fetchFromServer, refusal } from './fetch-server.js';
 
 let model: WebModel | undefined;
 let scratch: Float32Array[] = [];
@@ -22,10 +22,7 @@ function loaded(): WebModel {
 const api: InferenceApi = {
   async load(url: string): Promise<ModelInfo> {
     const response = await fetchFromServer(url);
-    if (!response.ok) {
-      const reason = (await response.text()).trim();
-      throw new Error(reason || `the server answered ${response.status} when asked for the model.`);
-    }
+    if (!response.ok) throw await refusal(response, 'the model');
     model = decodeWebModel(new Uint8Array(await response.arrayBuffer()));
     scratch = forwardScratch(model.spec);
     return { sizes: model.spec.sizes, epoch: model.epoch, globalStep: model.globalStep, optimizer: model.optimizer };

@@ -21,8 +21,13 @@ const api = wrap<InferenceApi>(new Worker(new URL('./inference.worker.js', impor
 const errorBox = byId('model-error');
 const view = new PredictionView(byId('prediction'), byId('confidence'), byId<HTMLCanvasElement>('preview'), byId('bars'), MNIST_CLASSES);
 
+/** A failure's words, as the page shows them (without the terminal's backticks). */
+function messageOf(error: unknown): string {
+  return plainText(error instanceof Error ? error.message : String(error));
+}
+
 function showError(prefix: string, error: unknown): void {
-  errorBox.textContent = `${prefix}: ${plainText(error instanceof Error ? error.message : String(error))}`;
+  errorBox.textContent = `${prefix}: ${messageOf(error)}`;
   errorBox.hidden = false;
 }
 
@@ -69,7 +74,7 @@ async function refreshSamples(): Promise<void> {
   try {
     await showSamples(api, byId('samples'), byId('samples-summary'));
   } catch (error) {
-    const why = (error instanceof Error ? error.message : String(error)).replace(/\.$/, '');
+    const why = messageOf(error).replace(/\.$/, '');
     byId('samples-summary').textContent = byId('samples').childElementCount > 0
       ? `No new test digits: ${why}. The digits below are the earlier ones.`
       : `No test digits: ${why}.`;
@@ -82,7 +87,7 @@ async function start(): Promise<void> {
   // weights (no training history here) or a model that did not load.
   const upToEpoch = loading.then((info) => (info.globalStep ? info.epoch : undefined), () => undefined);
   void showCurves(byId('curves'), byId('charts'), byId('curves-note'), upToEpoch).catch((error: unknown) => {
-    byId('curves-note').textContent = `No training curves: ${error instanceof Error ? error.message : String(error)}`;
+    byId('curves-note').textContent = `No training curves: ${messageOf(error)}`;
   });
   let info: ModelInfo;
   try {

@@ -4,7 +4,7 @@
 
 import { argmax } from '../../model/forward.js';
 import type { InferenceApi, SamplesFile } from './api.js';
-import { fetchFromServer } from './fetch-server.js';
+import { fetchFromServer, refusal } from './fetch-server.js';
 
 function digitCanvas(pixels: number[], rows: number, cols: number, label: string): HTMLCanvasElement {
   const canvas = document.createElement('canvas');
@@ -24,7 +24,7 @@ function digitCanvas(pixels: number[], rows: number, cols: number, label: string
 export async function showSamples(api: InferenceApi, grid: HTMLElement, summary: HTMLElement): Promise<void> {
   const response = await fetchFromServer('test-samples.json');
   // The server's one sentence says why (no test set, say); the digits shown so far stay.
-  if (!response.ok) throw new Error((await response.text()).trim() || `the server answered ${response.status}`);
+  if (!response.ok) throw await refusal(response, 'test digits');
   const { rows, cols, samples } = (await response.json()) as SamplesFile;
   const pixels = new Uint8Array(samples.length * rows * cols);
   samples.forEach((s, i) => pixels.set(s.pixels, i * rows * cols));
