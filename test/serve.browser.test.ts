@@ -2,7 +2,8 @@
 // (never a browser download), draws MNIST test digits onto the pad with real pointer
 // events and checks the model's answer, the bars, the test digits and the curves.
 // Skipped, with the reason, where /usr/bin/chromium is missing (apt-get install -y chromium).
-// Set NNFS_SCREENSHOT=/path/page.png to keep a screenshot of the page.
+// Set NNFS_SCREENSHOT=/path/page.png to keep a screenshot of the page with the shipped model
+// (how src/web/screenshot.png, in the README, was made).
 
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -262,15 +263,19 @@ describe.skipIf(!HAVE_CHROMIUM)(`nnfs serve in headless Chromium (${CHROMIUM})`,
     expect(await page.locator('#charts').isVisible()).toBe(true);
   });
 
-  it('keeps a screenshot when NNFS_SCREENSHOT names a file', async () => {
+  it('keeps a screenshot of the shipped model when NNFS_SCREENSHOT names a file', async () => {
     const target = process.env.NNFS_SCREENSHOT;
     if (!target) return;
-    const { sizes, params } = await loadCheckpoint(checkpoint);
-    await page.click('#clear');
-    await draw(page, pickDigit(loadTestSplit(), 3, sizes, params).strokes);
-    await answer(page);
-    mkdirSync(dirname(resolve(target)), { recursive: true });
-    await page.screenshot({ path: target, fullPage: true });
+    const { sizes, params } = await loadCheckpoint(pretrainedCheckpoint());
+    await onOwnServer(pretrainedCheckpoint(), async (own) => {
+      await own.setViewportSize({ width: 1180, height: 1000 });
+      await own.waitForSelector('body[data-model="ready"]', { timeout: 15_000 });
+      await own.waitForSelector('#charts svg');
+      await draw(own, pickDigit(loadTestSplit(), 3, sizes, params).strokes);
+      await answer(own);
+      mkdirSync(dirname(resolve(target)), { recursive: true });
+      await own.screenshot({ path: target, fullPage: true });
+    });
   });
 
   it('the same server refuses traversal and writes', async () => {
