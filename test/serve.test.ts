@@ -201,6 +201,10 @@ describe('nnfs serve over HTTP (built CLI)', { timeout: 30_000 }, () => {
       '/..%2F..%2Fpackage.json',
       '/main.js/../../package.json',
       '//etc/passwd',
+      // Not a host: a path of its own, which no route has (the model is /model.safetensors).
+      '//evil.example/model.safetensors',
+      '//foo',
+      '/\\evil.example/model.safetensors',
       '/package.json',
       '/src/cli.ts',
       '/dist/web/main.js',

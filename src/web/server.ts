@@ -19,8 +19,11 @@ const SECURITY_HEADERS = {
 
 /** The request's path, without query or fragment; the URL parser also folds `..` and `.` segments. */
 function requestPath(req: IncomingMessage): string | undefined {
+  const target = req.url ?? '/';
   try {
-    return new URL(req.url ?? '/', 'http://localhost').pathname;
+    // Resolved against a base, `//evil.com/model.safetensors` would be a host and a path: a
+    // path that starts with a slash is appended to the origin instead, so it stays a path.
+    return (target.startsWith('/') ? new URL(`http://localhost${target}`) : new URL(target)).pathname;
   } catch {
     return undefined;
   }
