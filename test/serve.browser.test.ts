@@ -251,7 +251,7 @@ describe.skipIf(!HAVE_CHROMIUM)(`nnfs serve in headless Chromium (${CHROMIUM})`,
     // A canvas has no implicit role: without role="img" its aria-label names nothing.
     expect(await page.getByRole('img', { name: 'Drawing pad: draw one digit from 0 to 9' }).count()).toBe(1);
     expect(await page.getByRole('img', { name: 'The 28 by 28 image the model sees' }).count()).toBe(1);
-    expect(await page.getByRole('img', { name: /^test image #\d+, a \d$/ }).count()).toBe(24);
+    expect(await page.getByRole('img', { name: /^test image #\d+, labelled \d$/ }).count()).toBe(24);
   });
 
   it('draws the training curves from metrics.jsonl', async () => {
@@ -339,13 +339,66 @@ describe.skipIf(!HAVE_CHROMIUM)(`nnfs serve in headless Chromium (${CHROMIUM})`,
     });
   });
 
-  it('a tap without moving leaves a dot', async () => {
+  it('a tap leaves a dot, too small to be read as a digit', async () => {
     await page.click('#clear');
     const box = (await page.locator('#pad').boundingBox())!;
     await page.mouse.click(box.x + box.width / 2, box.y + box.height / 2);
-    await page.waitForSelector('#prediction[data-pending="false"]');
-    expect(await page.getAttribute('#prediction', 'data-digit')).toMatch(/^\d$/);
+    await answer(page);
+    // The dot is drawn (a line of no length draws nothing in Chromium)...
+    const ink = await page.$eval('#pad', (c) => {
+      const canvas = c as HTMLCanvasElement;
+      return canvas.getContext('2d')!.getImageData(0, 0, canvas.width, canvas.height).data.filter((v, i) => i % 4 === 0 && v < 128).length;
+    });
+    expect(ink).toBeGreaterThan(0);
+    // ...but not read: blown up to fill MNIST's box, it was an 8 at 98%.
+    expect(await page.getAttribute('#prediction', 'data-digit')).toBe('');
+    expect(await page.textContent('#confidence')).toBe('too small to read: draw the digit larger');
     await page.click('#clear');
+  });
+
+  it('tells screen readers the answer once a stroke ends, not at every move', async () => {
+    const { sizes, params } = await loadCheckpoint(checkpoint);
+    const { strokes } = pickDigit(loadTestSplit(), 3, sizes, params);
+    const spoken = () => page.textContent('#spoken');
+    await page.click('#clear');
+    await expect.poll(spoken).toBe('Draw a digit.');
+    await page.evaluate(() => {
+      const counted = window as unknown as { spokenChanges: number };
+      counted.spokenChanges = 0;
+      new MutationObserver((records) => (counted.spokenChanges += records.length)).observe(document.querySelector('#spoken')!, { childList: true, characterData: true, subtree: true });
+    });
+    await draw(page, strokes);
+    await answer(page);
+    await expect.poll(spoken).toMatch(/^The model says 3, \d+\.\d% sure\.$/);
+    const changes = await page.evaluate(() => (window as unknown as { spokenChanges: number }).spokenChanges);
+    expect(changes).toBeGreaterThan(0);
+    expect(changes).toBeLessThanOrEqual(strokes.length);
+    // The big digit itself is no longer a live region, rewritten with every answer.
+    expect(await page.getAttribute('#prediction', 'aria-live')).toBeNull();
+    await page.click('#clear');
+    await expect.poll(spoken).toBe('Draw a digit.');
+  });
+
+  it('text has 4.5:1 contrast and the pad\'s edge and the train curve 3:1 (WCAG AA)', async () => {
+    await page.waitForSelector('#charts svg');
+    const colours = await page.evaluate(() => {
+      const style = (selector: string) => getComputedStyle(document.querySelector(selector)!);
+      return {
+        caption: [style('#model-info').color, style(':root').backgroundColor],
+        hint: [style('.hint').color, style('#draw-card').backgroundColor],
+        padEdge: [style('#pad').borderTopColor, style('#draw-card').backgroundColor],
+        trainCurve: [style('#charts polyline.s-train').stroke, style('#curves').backgroundColor],
+      };
+    });
+    const luminance = (css: string) => {
+      const [r, g, b] = css.match(/\d+/g)!.slice(0, 3).map((v) => Number(v) / 255).map((v) => (v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4));
+      return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+    };
+    const contrast = ([fg, bg]: string[]) => (Math.max(luminance(fg), luminance(bg)) + 0.05) / (Math.min(luminance(fg), luminance(bg)) + 0.05);
+    expect(contrast(colours.caption)).toBeGreaterThanOrEqual(4.5);
+    expect(contrast(colours.hint)).toBeGreaterThanOrEqual(4.5);
+    expect(contrast(colours.padEdge)).toBeGreaterThanOrEqual(3);
+    expect(contrast(colours.trainCurve)).toBeGreaterThanOrEqual(3);
   });
 
   it('reads a frame drawn along the pad\'s edges as a frame, not as its negative', async () => {
@@ -410,6 +463,26 @@ describe.skipIf(!HAVE_CHROMIUM)(`nnfs serve in headless Chromium (${CHROMIUM})`,
       await second.waitForFunction(() => document.querySelector('#samples-summary')!.textContent!.startsWith('No new'));
       expect(await second.textContent('#samples-summary')).toBe('No new test digits: the server did not answer (was nnfs serve stopped?). The digits below are the earlier ones.');
       expect(await second.locator('#samples .sample').count()).toBe(24);
+    });
+  });
+
+  it('New digits is off, and the digits marked busy, while its request is under way', async () => {
+    await onOwnServer(checkpoint, async (second) => {
+      await second.waitForSelector('#samples .sample');
+      let release!: () => void;
+      const held = new Promise<void>((done) => (release = done));
+      await second.route('**/test-samples.json', async (route) => {
+        await held;
+        await route.continue();
+      });
+      await second.click('#more');
+      expect(await second.locator('#more').isDisabled()).toBe(true);
+      expect(await second.getAttribute('#samples', 'aria-busy')).toBe('true');
+      release();
+      await second.waitForFunction(() => !document.querySelector<HTMLButtonElement>('#more')!.disabled);
+      expect(await second.getAttribute('#samples', 'aria-busy')).toBeNull();
+      // Read out when it changes: how many are right, or why there are no new digits.
+      expect(await second.getAttribute('#samples-summary', 'role')).toBe('status');
     });
   });
 

@@ -6,6 +6,7 @@ import { transfer, wrap } from 'comlink';
 import type { InferenceApi, ModelInfo } from './api.js';
 import { plainText, showCurves } from './curves.js';
 import { Pad } from './pad.js';
+import { MIN_INK_EXTENT } from './pad-geometry.js';
 import { PredictionView } from './prediction.js';
 import { showSamples } from './samples-panel.js';
 
@@ -19,7 +20,7 @@ const MNIST_CLASSES = 10;
 
 const api = wrap<InferenceApi>(new Worker(new URL('./inference.worker.js', import.meta.url), { type: 'module' }));
 const errorBox = byId('model-error');
-const view = new PredictionView(byId('prediction'), byId('confidence'), byId<HTMLCanvasElement>('preview'), byId('bars'), MNIST_CLASSES);
+const view = new PredictionView(byId('prediction'), byId('confidence'), byId('spoken'), byId<HTMLCanvasElement>('preview'), byId('bars'), MNIST_CLASSES);
 
 /** A failure's words, as the page shows them (without the terminal's backticks). */
 function messageOf(error: unknown): string {
@@ -36,6 +37,19 @@ function showError(prefix: string, error: unknown): void {
 let dirty = false;
 let scheduled = false;
 let running = false;
+/** A stroke ended (or the pad was cleared): say the answer once the drawing's is shown. */
+let announcePending = false;
+
+function announceWhenSettled(): void {
+  announcePending = true;
+  if (!dirty && !scheduled && !running) announceIfDue();
+}
+
+function announceIfDue(): void {
+  if (!announcePending) return;
+  announcePending = false;
+  view.announce();
+}
 
 function schedule(): void {
   dirty = true;
@@ -54,6 +68,8 @@ async function classifyDrawing(): Promise<void> {
   try {
     if (pad.isEmpty) {
       view.show(null);
+    } else if (pad.inkExtent < MIN_INK_EXTENT) {
+      view.show(null, 'too small to read: draw the digit larger');
     } else {
       const image = pad.snapshot();
       view.show(await api.predictDrawing(transfer(image.data, [image.data.buffer]), image.width, image.height));
@@ -62,22 +78,37 @@ async function classifyDrawing(): Promise<void> {
     showError('The model could not classify the drawing', error);
   } finally {
     running = false;
-    if (dirty) schedule();
-    else view.setPending(false);
+    if (dirty) {
+      schedule();
+    } else {
+      view.setPending(false);
+      announceIfDue();
+    }
   }
 }
 
-const pad = new Pad(byId<HTMLCanvasElement>('pad'), schedule);
-byId('clear').addEventListener('click', () => pad.clear());
+const pad = new Pad(byId<HTMLCanvasElement>('pad'), schedule, announceWhenSettled);
+byId('clear').addEventListener('click', () => {
+  pad.clear();
+  announceWhenSettled();
+});
 
 async function refreshSamples(): Promise<void> {
+  const more = byId<HTMLButtonElement>('more');
+  const grid = byId('samples');
+  // One request at a time, and a visible sign that it is under way.
+  more.disabled = true;
+  grid.setAttribute('aria-busy', 'true');
   try {
-    await showSamples(api, byId('samples'), byId('samples-summary'));
+    await showSamples(api, grid, byId('samples-summary'));
   } catch (error) {
     const why = messageOf(error).replace(/\.$/, '');
-    byId('samples-summary').textContent = byId('samples').childElementCount > 0
+    byId('samples-summary').textContent = grid.childElementCount > 0
       ? `No new test digits: ${why}. The digits below are the earlier ones.`
       : `No test digits: ${why}.`;
+  } finally {
+    more.disabled = false;
+    grid.removeAttribute('aria-busy');
   }
 }
 
@@ -109,10 +140,8 @@ async function start(): Promise<void> {
   byId('model-info').textContent = parts.join(' · ');
   pad.setEnabled(true);
   document.body.dataset.model = 'ready';
-  // Enabled only now: until the model is loaded there is nothing to test the digits with.
-  const more = byId<HTMLButtonElement>('more');
-  more.addEventListener('click', () => void refreshSamples());
-  more.disabled = false;
+  // Enabled (by refreshSamples) only now: until the model is loaded there is nothing to test the digits with.
+  byId('more').addEventListener('click', () => void refreshSamples());
   await refreshSamples();
 }
 

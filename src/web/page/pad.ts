@@ -23,8 +23,15 @@ export class Pad {
   private readonly active = new Map<number, Point[]>();
   private enabled = false;
 
-  /** `onChange` runs on every change of the drawing; it should be cheap (it only schedules work). */
-  constructor(private readonly canvas: HTMLCanvasElement, private readonly onChange: () => void) {
+  /**
+   * `onChange` runs on every change of the drawing; it should be cheap (it only schedules work).
+   * `onStrokeEnd` runs when the last pen or finger on the pad lifts.
+   */
+  constructor(
+    private readonly canvas: HTMLCanvasElement,
+    private readonly onChange: () => void,
+    private readonly onStrokeEnd: () => void,
+  ) {
     // Read back on every change, so ask for a CPU-side canvas that makes getImageData cheap.
     const ctx = canvas.getContext('2d', { willReadFrequently: true });
     if (!ctx) throw new Error('this browser cannot draw on a canvas.');
@@ -35,17 +42,34 @@ export class Pad {
     }).observe(canvas);
     canvas.addEventListener('pointerdown', (e) => this.down(e));
     canvas.addEventListener('pointermove', (e) => this.move(e));
-    for (const type of ['pointerup', 'pointercancel'] as const) canvas.addEventListener(type, (e) => this.active.delete(e.pointerId));
+    for (const type of ['pointerup', 'pointercancel'] as const) {
+      canvas.addEventListener(type, (e) => {
+        if (this.active.delete(e.pointerId) && this.active.size === 0) this.onStrokeEnd();
+      });
+    }
   }
 
   /** Drawing is refused until a model is loaded. */
   setEnabled(enabled: boolean): void {
     this.enabled = enabled;
     this.canvas.classList.toggle('disabled', !enabled);
+    this.canvas.setAttribute('aria-disabled', String(!enabled));
   }
 
   get isEmpty(): boolean {
     return this.strokes.length === 0;
+  }
+
+  /** The larger side of the ink's bounding box, pen width included, as a fraction of the pad's side (0 when empty). */
+  get inkExtent(): number {
+    if (this.isEmpty) return 0;
+    let [left, top, right, bottom] = [Infinity, Infinity, -Infinity, -Infinity];
+    for (const stroke of this.strokes) {
+      for (const { x, y } of stroke) {
+        [left, right, top, bottom] = [Math.min(left, x), Math.max(right, x), Math.min(top, y), Math.max(bottom, y)];
+      }
+    }
+    return Math.max(right - left, bottom - top) + PEN_FRACTION;
   }
 
   clear(): void {

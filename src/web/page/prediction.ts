@@ -1,18 +1,26 @@
 // The answer panel: the predicted digit, the 28x28 image the model saw, and one
 // probability bar per class. Each bar carries data-digit and data-p for tests and tools.
+// Screen readers hear the answer in one sentence once a stroke is done (announce), not
+// every answer while the pen moves.
 
 import { argmax } from '../../model/forward.js';
 import type { DrawingAnswer } from './api.js';
 
 const SIDE = 28;
+/** The confidence line's words when nothing is drawn. */
+export const EMPTY_NOTE = 'draw a digit';
 
 export class PredictionView {
   private readonly bars: HTMLElement[] = [];
   private readonly preview: CanvasRenderingContext2D;
+  /** What announce() says: the answer shown now. */
+  private sentence = '';
 
   constructor(
     private readonly digit: HTMLElement,
     private readonly confidence: HTMLElement,
+    /** A role="status" element, read out when its text changes. */
+    private readonly spoken: HTMLElement,
     previewCanvas: HTMLCanvasElement,
     barList: HTMLElement,
     classes: number,
@@ -40,12 +48,14 @@ export class PredictionView {
     this.digit.dataset.pending = String(pending);
   }
 
-  /** Shows an answer, or the empty state when nothing is drawn. */
-  show(answer: DrawingAnswer | null): void {
+  /** Shows an answer, or no answer with `note` saying why (nothing drawn, by default). */
+  show(answer: DrawingAnswer | null, note = EMPTY_NOTE): void {
     const best = answer ? argmax(answer.probs) : -1;
+    const sure = answer ? `${(answer.probs[best] * 100).toFixed(1)}% sure` : '';
     this.digit.textContent = answer ? String(best) : '–';
     this.digit.dataset.digit = answer ? String(best) : '';
-    this.confidence.textContent = answer ? `${(answer.probs[best] * 100).toFixed(1)}% sure` : 'draw a digit';
+    this.confidence.textContent = answer ? sure : note;
+    this.sentence = answer ? `The model says ${best}, ${sure}.` : `${note[0].toUpperCase()}${note.slice(1)}.`;
     this.bars.forEach((bar, c) => {
       const p = answer ? answer.probs[c] : 0;
       bar.dataset.p = String(p);
@@ -54,6 +64,11 @@ export class PredictionView {
       bar.querySelector('.value')!.textContent = answer ? `${(p * 100).toFixed(1)}%` : '';
     });
     this.drawPreview(answer?.input);
+  }
+
+  /** Reads the answer shown out to screen readers, unless it is what they heard last. */
+  announce(): void {
+    if (this.spoken.textContent !== this.sentence) this.spoken.textContent = this.sentence;
   }
 
   /** The model's view, light ink on black as in MNIST; the CSS scales it up without smoothing. */

@@ -43,7 +43,7 @@ export async function showSamples(api: InferenceApi, grid: HTMLElement, summary:
     figure.title = `test image #${s.index}: label ${s.label}, model ${predicted} (${(p[predicted] * 100).toFixed(1)}%)`;
     const caption = document.createElement('figcaption');
     caption.textContent = ok ? String(predicted) : `${predicted} ≠ ${s.label}`;
-    figure.append(digitCanvas(s.pixels, rows, cols, `test image #${s.index}, a ${s.label}`), caption);
+    figure.append(digitCanvas(s.pixels, rows, cols, `test image #${s.index}, labelled ${s.label}`), caption);
     return figure;
   });
   grid.replaceChildren(...figures);
