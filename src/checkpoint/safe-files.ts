@@ -15,12 +15,17 @@ import { describeFsError, UserError } from '../errors.js';
  */
 export function makeFolder(dir: string): string[] {
   const isFolder = () => statSync(dir, { throwIfNoEntry: false })?.isDirectory() === true;
+  // EEXIST for a file where a folder should be would read as the saved file being in the way.
+  const fileInTheWay = () => Object.assign(new Error(`${dir} is a file, not a folder`), { code: 'ENOTDIR' });
   try {
     mkdirSync(dir);
     return [dir];
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'EEXIST' && isFolder()) return [];
+    if (code === 'EEXIST') {
+      if (isFolder()) return [];
+      throw fileInTheWay();
+    }
     if (code !== 'ENOENT' || path.dirname(dir) === dir) throw e;
   }
   const made = makeFolder(path.dirname(dir));
@@ -28,9 +33,10 @@ export function makeFolder(dir: string): string[] {
     mkdirSync(dir);
     made.push(dir);
   } catch (e) {
-    if (!((e as NodeJS.ErrnoException).code === 'EEXIST' && isFolder())) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (!(code === 'EEXIST' && isFolder())) {
       removeEmptyFolders(made);
-      throw e;
+      throw code === 'EEXIST' ? fileInTheWay() : e;
     }
   }
   return made;
