@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadCheckpoint, writeCheckpointFile } from '../src/checkpoint/store.js';
 import { FIXED_BY_CHECKPOINT } from '../src/commands/resume.js';
+import { whereStopped } from '../src/commands/training-run.js';
 import { DEFAULTS, type TrainConfig } from '../src/config.js';
 import { Session, type EpochMetrics, type Reporter } from '../src/train/session.js';
 import { CLI, firstSamples, hasStackTrace, realMnist, runCli, smallMnistFolder, startCli, tempDir } from './helpers.js';
@@ -103,6 +104,12 @@ describe('what resume keeps', () => {
 });
 
 describe('interruptions', () => {
+  it('says where a run stopped as epochs are counted: step 0 of the next epoch is the end of the last one', () => {
+    expect(whereStopped({ epoch: 2, step: 1200 })).toBe('at epoch 3, step 1200');
+    expect(whereStopped({ epoch: 68, step: 0 })).toBe('after epoch 68');
+    expect(whereStopped({ epoch: 0, step: 0 })).toBe('at epoch 1, step 0');
+  });
+
   it('Ctrl-C finishes the step, saves, prints the command that continues the run as it was going, and exits 130', async () => {
     const data = smallMnistFolder(6000, 500);
     const out = join(tempDir(), "my run's folder");
@@ -279,7 +286,7 @@ describe('interruptions', () => {
 });
 
 describe('refusals', () => {
-  it('a flag that contradicts the checkpoint, or other data, is refused with one sentence', async () => {
+  it('a flag the checkpoint fixes, or other data, is refused with one sentence', async () => {
     const data = smallMnistFolder(600, 100);
     const out = join(tempDir(), 'run');
     expect(runCli(['train', '--data', data, '--out', out, '--epochs', '1']).status).toBe(0);
@@ -291,7 +298,7 @@ describe('refusals', () => {
       const flag = `--${name}`;
       const changed = runCli(['resume', '--checkpoint', out, '--data', data, '--epochs', '2', flag, value]);
       expect(changed.status).toBe(1);
-      expect(changed.stderr).toBe(`nnfs: ${flag} cannot be changed on resume: the checkpoint fixes it; start a new run with \`npx nnfs train\` instead.\n`);
+      expect(changed.stderr).toBe(`nnfs: resume takes no ${flag}: the checkpoint fixes it; to change it, start a new run with \`npx nnfs train\`.\n`);
     }
     // Refused before training: the run folder is as it was.
     expect(readFileSync(join(out, 'last.safetensors')).equals(before)).toBe(true);

@@ -16,7 +16,7 @@ import { runTraining } from './training-run.js';
 export const command = 'resume';
 export const describe = 'continue a run from a checkpoint (model, optimiser state, data order and position come from it)';
 
-/** Flags that would contradict what the checkpoint says the run is; refused with a clear sentence. */
+/** Flags for what the checkpoint says the run is; refused with a clear sentence, whatever their value. */
 export const FIXED_BY_CHECKPOINT = ['hidden', 'optimizer', 'lr', 'lr-decay', 'kernel', 'batch-size', 'seed', 'init', 'momentum', 'microbatch'];
 
 export function builder(yargs: Argv) {
@@ -30,7 +30,7 @@ export function builder(yargs: Argv) {
     .option('json', jsonOption);
   for (const flag of FIXED_BY_CHECKPOINT) {
     built = built.option(flag, { type: 'string', requiresArg: true, hidden: true, coerce: () => {
-      throw new UserError(`--${flag} cannot be changed on resume: the checkpoint fixes it; start a new run with \`npx nnfs train\` instead.`);
+      throw new UserError(`resume takes no --${flag}: the checkpoint fixes it; to change it, start a new run with \`npx nnfs train\`.`);
     } });
   }
   return built.example('$0 resume --checkpoint checkpoints/run1/last.safetensors --epochs 10', 'train on to 10 epochs in total');

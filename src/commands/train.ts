@@ -23,7 +23,7 @@ export function builder(yargs: Argv) {
     .option('optimizer', { type: 'string', requiresArg: true, describe: 'sgd | momentum | adam', default: DEFAULTS.optimizer, coerce: choice('optimizer', OPTIMIZERS) })
     .option('hidden', { type: 'string', requiresArg: true, describe: 'hidden layer widths, e.g. 16 or 128,64', default: DEFAULTS.hidden.join(','), coerce: integerList('hidden', 1, 100_000) })
     .option('init', { type: 'string', requiresArg: true, describe: "he (N(0, 2/fan_in)) or randn (the original's N(0, 1))", default: DEFAULTS.init, coerce: choice('init', INITS) })
-    .option('momentum', { type: 'string', requiresArg: true, describe: 'momentum coefficient (--optimizer momentum)', defaultDescription: String(DEFAULTS.momentum), coerce: fraction('momentum') })
+    .option('momentum', { type: 'string', requiresArg: true, describe: 'momentum coefficient (--optimizer momentum)', defaultDescription: JSON.stringify(String(DEFAULTS.momentum)), coerce: fraction('momentum') })
     .option('seed', { type: 'string', requiresArg: true, describe: 'seed for initialisation and shuffling', default: String(DEFAULTS.seed), coerce: integer('seed', 0, 0xffffffff) })
     .option('microbatch', { type: 'string', requiresArg: true, describe: 'samples per gradient slot (fixes the summation order)', default: String(DEFAULTS.microbatch), coerce: integer('microbatch', 1, 1_000_000) })
     .option('kernel', { type: 'string', requiresArg: true, describe: 'wasm (WebAssembly SIMD), sparse (JS, nonzero pixels only) or dense (JS, the reference)', default: DEFAULTS.kernel, coerce: choice('kernel', KERNELS) })

@@ -7,7 +7,7 @@ import { dirname, join } from 'node:path';
 import { assertWritable, removeEmptyFolders, removeUnfinishedSaves } from '../checkpoint/safe-files.js';
 import { LAST_NAME, parseCheckpointName, runFolderCheckpoint } from '../checkpoint/store.js';
 import { assertStillLocked, lockRunFolder } from '../checkpoint/run-lock.js';
-import type { Checkpoint } from '../checkpoint/types.js';
+import type { Checkpoint, RunPosition } from '../checkpoint/types.js';
 import { layerSizes, type TrainConfig } from '../config.js';
 import { describeFsError, INTERRUPTED_EXIT_CODE, RunFailure, UserError } from '../errors.js';
 import { offStopSignals, onStopSignals } from '../stop-signals.js';
@@ -111,7 +111,7 @@ async function trainOrResume(options: TrainingRunOptions): Promise<number> {
     const { config } = options;
     const sizes = layerSizes(config, data.train.inputSize, data.train.classes).join('-');
     const verb = options.resume ? `resuming epoch ${options.resume.position.epoch + 1}${options.resume.position.step ? ` at step ${options.resume.position.step}` : ''} of` : 'training';
-    info(options, `${verb} ${sizes} (${config.optimizer}, lr ${config.lr}, batch ${config.batchSize}) on ${data.train.count} image${data.train.count === 1 ? '' : 's'} with ${plan.description} -> ${outDir}`);
+    info(options, `${verb} ${sizes} (${config.optimizer}, lr ${config.lr}, batch ${config.batchSize}) on ${data.train.count} image${data.train.count === 1 ? '' : 's'} with ${plan.description} -> ${shownPath(outDir)}`);
     const afterSession = () => quit('\nstopped while the workers shut down.\n');
     return await runSession(options, session, reporter, outDir, quit, (handler) => (onSignal = handler ?? afterSession));
   } finally {
@@ -160,7 +160,7 @@ async function runSession(
       const resumeFrom = result.checkpoint ? join(dirname(result.checkpoint), LAST_NAME) : undefined;
       process.stderr.write(
         resumeFrom
-          ? `interrupted at epoch ${result.position.epoch + 1}, step ${result.position.step}; continue with:\n  ${resumeCommand(options, resumeFrom)}\n`
+          ? `interrupted ${whereStopped(result.position)}; continue with:\n  ${resumeCommand(options, resumeFrom)}\n`
           : 'interrupted before any checkpoint was saved.\n',
       );
       return INTERRUPTED_EXIT_CODE;
@@ -175,6 +175,11 @@ async function runSession(
     stopWatchingStdout();
     await session.close();
   }
+}
+
+/** Where a run stopped, as the user counts epochs: step 0 of epoch 69 is the end of epoch 68. */
+export function whereStopped(position: Pick<RunPosition, 'epoch' | 'step'>): string {
+  return position.step === 0 && position.epoch > 0 ? `after epoch ${position.epoch}` : `at epoch ${position.epoch + 1}, step ${position.step}`;
 }
 
 /**
