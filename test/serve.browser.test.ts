@@ -1,7 +1,7 @@
 // `nnfs serve` in a real browser: Debian's headless Chromium, driven by playwright-core
 // (never a browser download), draws MNIST test digits onto the pad with real pointer
 // events and checks the model's answer, the bars, the test digits and the curves.
-// Skipped, with the reason, where /usr/bin/chromium is missing (apt-get install -y chromium).
+// Skipped, with the reason, where /usr/bin/chromium (or NNFS_CHROMIUM) is missing (apt-get install -y chromium).
 // Set NNFS_SCREENSHOT=/path/page.png to keep a screenshot of the page with the shipped model
 // (how src/web/screenshot.png, in the README, was made).
 
@@ -10,7 +10,7 @@ import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { readDatWeights } from '../src/checkpoint/dat-import.js';
 import { pretrainedCheckpoint } from '../src/package-paths.js';
 import { loadCheckpoint, saveCheckpoint } from '../src/checkpoint/store.js';
@@ -23,7 +23,7 @@ import { PEN_FRACTION } from '../src/web/page/pad-geometry.js';
 import { loadTestSplit } from '../src/web/samples.js';
 import { CLI, ROOT } from './helpers.js';
 
-const CHROMIUM = '/usr/bin/chromium';
+const CHROMIUM = process.env.NNFS_CHROMIUM ?? '/usr/bin/chromium';
 const ORIGINAL_WEIGHTS = resolve(ROOT, '..', 'shared', 'original-weights');
 const HAVE_CHROMIUM = existsSync(CHROMIUM);
 if (!HAVE_CHROMIUM) console.warn(`skipping the browser tests: no ${CHROMIUM} (install it with apt-get install -y chromium).`);
@@ -202,6 +202,11 @@ describe.skipIf(!HAVE_CHROMIUM)(`nnfs serve in headless Chromium (${CHROMIUM})`,
     }
   }
 
+  // Whatever a test did on the shared page, it logged no error in the browser's console.
+  afterEach(() => {
+    expect(consoleErrors.splice(0)).toEqual([]);
+  });
+
   afterAll(async () => {
     await browser?.close();
     await served?.stop();
@@ -263,9 +268,8 @@ describe.skipIf(!HAVE_CHROMIUM)(`nnfs serve in headless Chromium (${CHROMIUM})`,
     expect(await page.locator('#charts').isVisible()).toBe(true);
   });
 
-  it('keeps a screenshot of the shipped model when NNFS_SCREENSHOT names a file', async () => {
-    const target = process.env.NNFS_SCREENSHOT;
-    if (!target) return;
+  it.skipIf(!process.env.NNFS_SCREENSHOT)('keeps a screenshot of the shipped model when NNFS_SCREENSHOT names a file', async () => {
+    const target = process.env.NNFS_SCREENSHOT!;
     const { sizes, params } = await loadCheckpoint(pretrainedCheckpoint());
     await onOwnServer(pretrainedCheckpoint(), async (own) => {
       await own.setViewportSize({ width: 1180, height: 1000 });
@@ -486,7 +490,4 @@ describe.skipIf(!HAVE_CHROMIUM)(`nnfs serve in headless Chromium (${CHROMIUM})`,
     });
   });
 
-  it('logged no errors in the browser console', () => {
-    expect(consoleErrors).toEqual([]);
-  });
 });
