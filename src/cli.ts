@@ -136,8 +136,9 @@ async function main(): Promise<void> {
  * rendered on its own path and is unaffected. (The Angular CLI skips it the same way.)
  */
 function skipHelpRendering(parser: object): void {
-  const internals = parser as { getInternalMethods(): { getUsageInstance(): { cacheHelpMessage(): void } } };
-  internals.getInternalMethods().getUsageInstance().cacheHelpMessage = () => undefined;
+  // yargs' internals, not its API: where a later yargs has moved them, render the help as yargs does.
+  const usage = (parser as { getInternalMethods?: () => { getUsageInstance?: () => { cacheHelpMessage?: unknown } } }).getInternalMethods?.().getUsageInstance?.();
+  if (typeof usage?.cacheHelpMessage === 'function') usage.cacheHelpMessage = () => undefined;
 }
 
 main().catch(reportFailure);

@@ -10,12 +10,12 @@ import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { decodeCheckpoint, encodeCheckpoint, FORMAT_NAME } from '../src/checkpoint/format.js';
+import { decodeCheckpoint, encodeCheckpoint } from '../src/checkpoint/format.js';
 import { saveCheckpoint } from '../src/checkpoint/store.js';
 import type { Checkpoint } from '../src/checkpoint/types.js';
 import { DEFAULTS } from '../src/config.js';
 import { modelSpec } from '../src/model/spec.js';
-import { decodeWebModel, NNFS_FORMAT } from '../src/web/model-file.js';
+import { decodeWebModel } from '../src/web/model-file.js';
 import { CLI, idxBytes, ROOT, tempDir } from './helpers.js';
 
 const BUILT = existsSync(CLI) && existsSync(join(ROOT, 'dist', 'web', 'index.html'));
@@ -115,10 +115,6 @@ function serveFails(args: string[]): Promise<{ code: number | null; stderr: stri
 }
 
 describe('the page reads checkpoints as the engine does', () => {
-  it('uses the same format name as format.ts', () => {
-    expect(NNFS_FORMAT).toBe(FORMAT_NAME);
-  });
-
   it('decodes the same parameters, in the engine layout, as decodeCheckpoint', () => {
     for (const sizes of [[784, 16, 10], [5, 4, 3, 2]]) {
       const bytes = encodeCheckpoint(makeCheckpoint(sizes));

@@ -8,8 +8,8 @@ import { UserError } from '../errors.js';
 import { modelSpec, setWeightsFromOutByIn, weightsOutByIn, type ModelSpec } from '../model/spec.js';
 import { decodeSafetensors, encodeSafetensors, type TensorIn, type TensorOut } from './safetensors.js';
 import type { Checkpoint, RunPosition } from './types.js';
+import { FORMAT_NAME } from './format-name.js';
 
-export const FORMAT_NAME = 'nnfs-checkpoint';
 export const FORMAT_VERSION = 1;
 
 const weightName = (prefix: string, layer: number): string => `${prefix}layers.${layer}.weight`;

@@ -3,11 +3,10 @@
 // and rebuilds the engine's input-major layout itself. The server already validated the
 // whole checkpoint (checksum included) before offering it.
 
+import { FORMAT_NAME } from '../checkpoint/format-name.js';
 import { decodeSafetensors, type TensorOut } from '../checkpoint/safetensors.js';
 import { modelSpec, setWeightsFromOutByIn, type ModelSpec } from '../model/spec.js';
 
-/** format.ts's FORMAT_NAME, repeated here to keep node:crypto out of the bundle; a test holds them equal. */
-export const NNFS_FORMAT = 'nnfs-checkpoint';
 
 export interface WebModel {
   spec: ModelSpec;
@@ -32,7 +31,7 @@ function tensor(tensors: Map<string, TensorOut>, name: string, shape: number[]):
 /** Decodes an nnfs checkpoint into the flat parameter layout forward() reads. */
 export function decodeWebModel(bytes: Uint8Array): WebModel {
   const { metadata, tensors } = decodeSafetensors(bytes);
-  if (metadata.format !== NNFS_FORMAT) throw new Error('the model file is not an nnfs checkpoint.');
+  if (metadata.format !== FORMAT_NAME) throw new Error('the model file is not an nnfs checkpoint.');
   let sizes: unknown;
   try {
     sizes = JSON.parse(metadata.sizes ?? '');
