@@ -7,7 +7,7 @@ import { meanLoss } from '../model/mean-loss.js';
 import { accuracyOf, classMetrics, confusionMatrix, formatClassMetrics, formatConfusion } from '../report/confusion.js';
 import { shownPath } from '../report/shown-path.js';
 import { dataOption, jsonOption } from './flags.js';
-import { checkpointOption, loadModel } from './predict.js';
+import { checkpointOption, loadModel } from './model-option.js';
 
 export const command = 'evaluate';
 export const describe = "a checkpoint's test-set accuracy, loss, per-class precision and recall, and confusion matrix";

@@ -8,13 +8,14 @@ import { offStopSignals, onStopSignals } from '../stop-signals.js';
 import { pretrainedCheckpoint } from '../package-paths.js';
 import { shownPath } from '../report/shown-path.js';
 import { dataOption, integer, oneValue } from './flags.js';
+import { checkpointOption } from './model-option.js';
 
 export const command = 'serve';
 export const describe = 'serve a page to draw digits for the model, with its test digits and training curves';
 
 export function builder(yargs: Argv) {
   return yargs
-    .option('checkpoint', { type: 'string', requiresArg: true, describe: 'checkpoint file or run folder to show', defaultDescription: 'checkpoints/pretrained.safetensors', coerce: oneValue('checkpoint') })
+    .option('checkpoint', { ...checkpointOption, describe: 'checkpoint file or run folder to show' })
     .option('port', { type: 'string', requiresArg: true, describe: 'port to listen on (0: any free port)', default: '8080', coerce: integer('port', 0, 65535) })
     .option('host', { type: 'string', requiresArg: true, describe: 'address to listen on; 0.0.0.0 opens the page to your network', default: '127.0.0.1', coerce: oneValue('host') })
     .option('data', dataOption)
