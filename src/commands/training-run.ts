@@ -1,25 +1,24 @@
 // What `train` and `resume` share once their flags are parsed: load the data, run a
 // session with the right reporter, handle Ctrl-C, and print how it ended.
 
-import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
 import { assertWritable, removeEmptyFolders, removeUnfinishedSaves } from '../checkpoint/safe-files.js';
-import { LAST_NAME, parseCheckpointName, runFolderCheckpoint } from '../checkpoint/store.js';
+import { LAST_NAME, runFolderCheckpoint } from '../checkpoint/store.js';
+import { newRunFolder, orphanMetricsRemover, refuseUsedFolder } from '../checkpoint/run-folder.js';
 import { assertStillLocked, lockRunFolder } from '../checkpoint/run-lock.js';
 import type { Checkpoint, RunPosition } from '../checkpoint/types.js';
 import { layerSizes, type TrainConfig } from '../config.js';
-import { describeFsError, INTERRUPTED_EXIT_CODE, RunFailure, UserError } from '../errors.js';
+import { INTERRUPTED_EXIT_CODE, RunFailure } from '../errors.js';
 import { offStopSignals, onStopSignals } from '../stop-signals.js';
 import type { Mnist } from '../data/mnist.js';
 import { threadPlan } from './flags.js';
 import { BarReporter, JsonReporter, LineReporter } from '../report/progress.js';
-import { shellWord, shownPath } from '../report/shown-path.js';
+import { pathWord, shownPath } from '../report/shown-path.js';
 import { onStdoutClosed, stdoutClosed } from '../report/stdout.js';
 import type { Piscina } from 'piscina';
 import { createPool } from '../train/pool.js';
 import { microbatchShape, type WorkerTask } from '../train/protocol.js';
-import { METRICS_FILE } from '../train/metrics-file.js';
 import { Session, type Reporter, type SessionOptions } from '../train/session.js';
 
 export interface TrainingRunOptions {
@@ -195,11 +194,6 @@ function resumeCommand(options: TrainingRunOptions, checkpoint: string): string 
   return words.join(' ');
 }
 
-/** A path as one word of a command: quoted, and never read as a flag (-run becomes ./-run). */
-function pathWord(path: string): string {
-  return shellWord(path.startsWith('-') ? `./${path}` : path);
-}
-
 /**
  * The session's data. The first checkpoint needs the data's fingerprint, and hashing 47 MB
  * takes ~45 ms: on the main thread while the training threads hold every core (the second
@@ -215,62 +209,4 @@ function sessionData(data: Mnist, pool: Piscina, threads: number, resumed: boole
   });
   digest.catch(() => undefined); // awaited, and its failure reported, by the first save
   return { train: data.train, test: data.test, fingerprint: digest };
-}
-
-/**
- * Makes a new run folder under checkpoints/, named by time and so sortable; runs started
- * within the same second, even at the same instant, get -2, -3 …: mkdir claims a name.
- */
-function newRunFolder(): string {
-  const stamp = new Date().toISOString().replace(/[:T]/g, '-').replace(/\..*/, '');
-  const base = join('checkpoints', `run-${stamp}`);
-  try {
-    mkdirSync('checkpoints', { recursive: true });
-  } catch (e) {
-    throw new UserError(`cannot make the folder checkpoints: ${describeFsError(e)}.`);
-  }
-  for (let n = 1; ; n++) {
-    const dir = n === 1 ? base : `${base}-${n}`;
-    try {
-      mkdirSync(dir);
-      return dir;
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw new UserError(`cannot make the run folder ${dir}: ${describeFsError(e)}.`);
-    }
-  }
-}
-
-/**
- * For the way out of a run that started the folder's metrics.jsonl: removes it if no
- * checkpoint came to stand beside it (the first save failed, the disk being full, say),
- * since a metrics.jsonl without one is a half-written run that neither train nor resume
- * could take up again.
- */
-function orphanMetricsRemover(dir: string): () => void {
-  const metrics = join(dir, METRICS_FILE);
-  if (existsSync(metrics)) return () => {}; // an earlier history's (resume): never this run's to remove
-  return () => {
-    try {
-      if (runFolderCheckpoint(dir) === undefined) rmSync(metrics, { force: true });
-    } catch {
-      // on the way out of a failure already reported: a leftover is refused in words by the next run
-    }
-  };
-}
-
-/** A fresh run never writes into a folder that holds another run: its checkpoints and metrics would be overwritten. */
-function refuseUsedFolder(dir: string, dataDir: string | undefined): void {
-  let names: string[];
-  try {
-    names = readdirSync(dir);
-  } catch {
-    return; // a folder that cannot be listed: assertWritable has said what is wrong
-  }
-  // A numbered checkpoint without last.safetensors is a run stopped while it saved: resumable too.
-  if (names.some((name) => name === LAST_NAME || parseCheckpointName(name))) {
-    const data = dataDir === undefined ? '' : ` --data ${pathWord(dataDir)}`;
-    throw new UserError(`${dir} already holds a training run; continue it with \`npx nnfs resume --checkpoint ${pathWord(dir)}${data}\`, or give another --out.`);
-  }
-  // Only a run that saved no checkpoint at all (killed before its first) leaves this alone.
-  if (names.includes(METRICS_FILE)) throw new UserError(`${dir} holds files of an earlier run (${METRICS_FILE}); move them away or give another --out.`);
 }
