@@ -5,7 +5,7 @@
 // PNG decoding, the web server) stay in chunks loaded only when needed.
 
 import { build } from 'esbuild';
-import { chmod, copyFile, readdir, rm } from 'node:fs/promises';
+import { copyFile, readdir, rm } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -49,7 +49,3 @@ await build({
 });
 // src/model/wasm/modules.ts finds each module beside the code that loads it.
 for (const file of await readdir(wasm)) if (file.endsWith('.wasm')) await copyFile(join(wasm, file), join(out, file));
-// npx keeps a project's bin links per folder: in a checkout where `npx nnfs` ran before the
-// bundle existed, it still runs dist/src/cli.js (the same command line, unbundled), so that
-// stays executable ("Permission denied" otherwise).
-await chmod(join(root, 'dist', 'src', 'cli.js'), 0o755);

@@ -1,6 +1,6 @@
-#!/usr/bin/env node
-// The nnfs command line: one yargs command module per verb (src/commands), no logic here
-// beyond parsing and turning failures into one clear sentence on stderr.
+// The nnfs command line: one yargs command module per verb (src/commands). Beyond yargs'
+// parsing, it turns failures into one clear sentence on stderr, and catches what yargs would
+// misread or answer with its help: unknown commands, `help COMMAND`, one-dash flags.
 
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
@@ -47,7 +47,7 @@ function helpAsFlag(args: string[]): string[] {
 }
 
 /** Prints a failure as one sentence and sets a non-zero exit; stack traces only for real bugs or NNFS_DEBUG. */
-export function reportFailure(error: unknown): void {
+function reportFailure(error: unknown): void {
   const debug = Boolean(process.env.NNFS_DEBUG);
   if (error instanceof UserError || error instanceof RunFailure) {
     const text = /[.?!]$/.test(error.message) ? error.message : `${error.message}.`;

@@ -16,7 +16,7 @@ const weightName = (prefix: string, layer: number): string => `${prefix}layers.$
 const biasName = (prefix: string, layer: number): string => `${prefix}layers.${layer}.bias`;
 const OPTIMIZER_TENSOR = /^optimizer\.([A-Za-z0-9_]+)\.layers\.\d+\.(?:weight|bias)$/;
 /** Far beyond any real MLP: a forged sizes list of millions of layers is refused before anything is built from it. */
-export const MAX_LAYERS = 10_000;
+const MAX_LAYERS = 10_000;
 
 /** Engine layout (input-major) -> one out x in tensor per layer plus its bias. */
 function layerTensors(spec: ModelSpec, flat: Float32Array, prefix: string): TensorIn[] {

@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { describeFsError, UserError } from '../errors.js';
 import { lacksHardLinks, processAlive } from './safe-files.js';
 
-export const LOCK_NAME = '.nnfs-run.lock';
+const LOCK_NAME = '.nnfs-run.lock';
 const BREAKING_NAME = '.nnfs-run.lock.breaking';
 
 /** How a process is told apart from a later one with the same pid: its start time (Linux), when it can be read. */

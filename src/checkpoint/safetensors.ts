@@ -28,7 +28,7 @@ export interface DecodedSafetensors {
 
 const DTYPE_SIZE: Record<Dtype, number> = { F32: 4, F64: 8 };
 /** Refuse headers above this size: a real one is a few KB, and a damaged length must not drive an allocation. */
-export const MAX_HEADER_BYTES = 100 * 1024 * 1024;
+const MAX_HEADER_BYTES = 100 * 1024 * 1024;
 const METADATA_KEY = '__metadata__';
 const HOST_IS_LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 

@@ -5,7 +5,7 @@ import { gunzipSync } from 'node:zlib';
 import { UserError } from '../errors.js';
 
 /** No IDX data set nnfs reads comes near this; a bound stops a gzip bomb filling memory. */
-export const MAX_GUNZIP_BYTES = 1 << 30;
+const MAX_GUNZIP_BYTES = 1 << 30;
 
 /** True when `bytes` start with the gzip magic 1f 8b. */
 export function isGzip(bytes: Uint8Array): boolean {

@@ -17,9 +17,9 @@ export type IdxFile =
   | { kind: 'labels'; count: number; data: Uint8Array };
 
 /** The sparse packing keeps a pixel index in 24 bits. */
-export const MAX_PIXELS_PER_IMAGE = 1 << 24;
+const MAX_PIXELS_PER_IMAGE = 1 << 24;
 /** Shared buffers and the sparse offsets (Int32Array) stay within 2^31 bytes. */
-export const MAX_DATA_BYTES = 2 ** 31 - 1;
+const MAX_DATA_BYTES = 2 ** 31 - 1;
 
 const UNSIGNED_BYTE = 0x08;
 /** The other IDX data types (int8, int16, int32, float32, float64): valid IDX, but not ours. */

@@ -6,7 +6,7 @@ import { LINES_STREAM, hash32 } from '../rng.js';
 import { type Dataset, makeDataset, sharedUint8 } from './dataset.js';
 
 /** Label 0; a vertical line is label 1. */
-export const LINE_HORIZONTAL = 0;
+const LINE_HORIZONTAL = 0;
 
 /** `count` images; image i's label and line position depend only on (seed, i). */
 export function generateLines(count: number, seed: number, size = 16): Dataset {

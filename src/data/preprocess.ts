@@ -6,7 +6,7 @@ import { UserError } from '../errors.js';
 /** Side of an MNIST image. */
 export const MNIST_SIDE = 28;
 /** MNIST digits were scaled so their longer side fills this box inside the 28x28 field. */
-export const MNIST_BOX = 20;
+const MNIST_BOX = 20;
 
 /** A pixel counts as ink (for the crop only) above this fraction of the brightest pixel. */
 const INK_THRESHOLD = 0.1;

@@ -12,7 +12,7 @@ export interface ClassMetrics {
 }
 
 /** A classes x classes matrix of zeros. */
-export function emptyConfusion(classes: number): number[][] {
+function emptyConfusion(classes: number): number[][] {
   return Array.from({ length: classes }, () => new Array<number>(classes).fill(0));
 }
 

@@ -12,7 +12,7 @@ export function groupDigits(n: number): string {
   return String(Math.round(n)).replace(/\B(?=(\d{3})+(?!\d))/g, ',');
 }
 
-export function formatRate(samplesPerSecond: number): string {
+function formatRate(samplesPerSecond: number): string {
   return `${groupDigits(samplesPerSecond)} samples/s`;
 }
 

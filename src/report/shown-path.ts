@@ -9,7 +9,7 @@ export function shownPath(path: string): string {
 }
 
 /** `word` as one word of a POSIX shell command: as it is when that is safe, else in single quotes. */
-export function shellWord(word: string): string {
+function shellWord(word: string): string {
   return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replaceAll("'", `'\\''`)}'`;
 }
 

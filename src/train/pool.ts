@@ -31,7 +31,7 @@ export function workersFor(requested: number, shape: Pick<MicrobatchShape, 'micr
 }
 
 /** The compiled worker script, whoever asks: the bundled command line, dist/src, or the TypeScript sources (tests). */
-export function workerScript(): string {
+function workerScript(): string {
   const script = join(packageRoot(), 'dist', 'workers', 'gradient.worker.js');
   if (!existsSync(script)) throw new Error(`the worker script is missing (looked for ${script}); run \`npm run build\` first`);
   return script;

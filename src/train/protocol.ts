@@ -124,7 +124,7 @@ export const PHASE_B = 1;
 export const CLOSED_TICKET = (PHASE_B << PHASE_SHIFT) | ((1 << PHASE_SHIFT) - 1 - 4096);
 
 /** Parameters per reduce-and-update work item, at most (taskGeometry evens them out). */
-export const UPDATE_CHUNK = 2048;
+const UPDATE_CHUNK = 2048;
 
 /**
  * A phase's items are cut into one range per training thread, `perRange` items each (the

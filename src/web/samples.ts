@@ -8,7 +8,7 @@ import { UserError } from '../errors.js';
 import type { SamplesFile } from './page/api.js';
 
 /** Samples per request: enough to show a mistake or two at ~93% accuracy, few enough to scan. */
-export const SAMPLE_COUNT = 24;
+const SAMPLE_COUNT = 24;
 
 /**
  * Loads only the test split: the training set is not needed to show a few digits. The

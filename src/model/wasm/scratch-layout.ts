@@ -6,7 +6,7 @@
 import type { ModelSpec } from '../spec.js';
 
 /** Samples whose forward passes run before their backward passes, their data fetched in one go (kernel.wat's $touch). */
-export const CHUNK = 16;
+const CHUNK = 16;
 /** Chunks of very wide models shrink so one chunk's blocks stay within about this many bytes. */
 const CHUNK_BYTES = 256 * 1024;
 /** i32 fields per layer in the table. */

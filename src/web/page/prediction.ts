@@ -8,7 +8,7 @@ import type { DrawingAnswer } from './api.js';
 
 const SIDE = 28;
 /** The confidence line's words when nothing is drawn. */
-export const EMPTY_NOTE = 'draw a digit';
+const EMPTY_NOTE = 'draw a digit';
 
 export class PredictionView {
   private readonly bars: HTMLElement[] = [];
