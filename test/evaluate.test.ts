@@ -2,12 +2,12 @@
 // project's own trained weights, which score 92.44% on the MNIST test set.
 
 import { existsSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { accuracyOf, classMetrics, confusionMatrix, formatClassMetrics, formatConfusion } from '../src/report/confusion.js';
-import { ROOT, hasStackTrace, runCli, tempDir } from './helpers.js';
+import { ORIGINAL_WEIGHTS, hasStackTrace, runCli, tempDir } from './helpers.js';
 
-const ORIGINAL = resolve(ROOT, '../shared/original-weights');
+const ORIGINAL = ORIGINAL_WEIGHTS;
 
 describe('confusion matrix maths', () => {
   // Three classes, eight samples. Class 2 is never predicted; worked by hand:

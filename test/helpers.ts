@@ -12,6 +12,8 @@ import { loadMnist, type Mnist } from '../src/data/mnist.js';
 import { cliEntry } from '../src/package-paths.js';
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+/** The original project's weights (W1.dat …), where this machine has them beside the checkout; tests that need them are skipped elsewhere. */
+export const ORIGINAL_WEIGHTS = join(ROOT, '..', 'shared', 'original-weights');
 export const CLI = cliEntry();
 
 const temps: string[] = [];

@@ -2,16 +2,16 @@
 // real test digit, the shipped default checkpoint, and one clear sentence for bad input.
 
 import { existsSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { PNG } from 'pngjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { writeCheckpointFile } from '../src/checkpoint/store.js';
 import { DEFAULTS } from '../src/config.js';
 import { loadSplit, defaultMnistDir } from '../src/data/mnist.js';
 import { modelSpec } from '../src/model/spec.js';
-import { ROOT, hasStackTrace, runCli, tempDir } from './helpers.js';
+import { ORIGINAL_WEIGHTS, ROOT, hasStackTrace, runCli, tempDir } from './helpers.js';
 
-const ORIGINAL = resolve(ROOT, '../shared/original-weights');
+const ORIGINAL = ORIGINAL_WEIGHTS;
 const PRETRAINED = join(ROOT, 'checkpoints', 'pretrained.safetensors');
 const dir = tempDir('nnfs-predict-');
 let checkpoint = '';

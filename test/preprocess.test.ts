@@ -359,7 +359,6 @@ describe('readDigitPng', () => {
 describe('digits on grey paper', () => {
   const { test } = realMnist();
   const model = loadCheckpoint(pretrainedCheckpoint());
-  const side = 112; // each MNIST pixel drawn 4x4
 
   interface Drawing {
     paper: number;

@@ -21,10 +21,9 @@ import { argmax, forward } from '../src/model/forward.js';
 import { modelSpec } from '../src/model/spec.js';
 import { PEN_FRACTION } from '../src/web/page/pad-geometry.js';
 import { loadTestSplit } from '../src/web/samples.js';
-import { CLI, ROOT } from './helpers.js';
+import { CLI, ORIGINAL_WEIGHTS, ROOT } from './helpers.js';
 
 const CHROMIUM = process.env.NNFS_CHROMIUM ?? '/usr/bin/chromium';
-const ORIGINAL_WEIGHTS = resolve(ROOT, '..', 'shared', 'original-weights');
 const HAVE_CHROMIUM = existsSync(CHROMIUM);
 if (!HAVE_CHROMIUM) console.warn(`skipping the browser tests: no ${CHROMIUM} (install it with apt-get install -y chromium).`);
 
@@ -56,7 +55,7 @@ function simulateDrawing(strokes: ReturnType<typeof strokesOf>): Float32Array {
   const gray = new Float32Array(SIM * SIM);
   const r = (PEN_FRACTION * SIM) / 2;
   for (const { from, to } of strokes) {
-    const [ax, ay, bx, by] = [from[0] * SIM, from[1] * SIM, to[0] * SIM, to[1] * SIM];
+    const [ax, ay, bx] = [from[0] * SIM, from[1] * SIM, to[0] * SIM]; // horizontal: to[1] is from[1]
     for (let py = Math.floor(ay - r); py <= Math.ceil(ay + r); py++) {
       for (let px = Math.floor(Math.min(ax, bx) - r); px <= Math.ceil(Math.max(ax, bx) + r); px++) {
         if (px < 0 || py < 0 || px >= SIM || py >= SIM) continue;

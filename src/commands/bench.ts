@@ -27,7 +27,8 @@ export async function handler(args: { threads: number[]; quick: boolean; json: b
   const { watchingTraining } = await import('../../bench/child.js');
   const { runBench } = await import('../../bench/runner.js');
   const print = args.json ? (r: object) => process.stdout.write(JSON.stringify(r) + '\n') : textPrinter((s) => process.stdout.write(s));
-  // Ctrl-C, SIGTERM or SIGHUP: 130, as the other commands; during a timed `nnfs train` the
+  // Ctrl-C, SIGTERM or SIGHUP: 130, as train, resume and import (not serve, for which Ctrl-C is
+  // the way to stop, so status 0); during a timed `nnfs train` the
   // child's watcher takes its run folder away first, then exits so itself.
   const stop = () => {
     if (!watchingTraining()) process.exit(INTERRUPTED_EXIT_CODE);

@@ -21,7 +21,7 @@ export function wasmModule(name: WasmModuleName): WebAssembly.Module {
   return module;
 }
 
-function readModuleFile(name: WasmModuleName): Uint8Array {
+function readModuleFile(name: WasmModuleName): Uint8Array<ArrayBuffer> {
   const fs = globalThis.process?.getBuiltinModule?.('node:fs') as typeof import('node:fs') | undefined;
   if (!fs) throw new Error(`${name}.wasm can only be read from disk under Node.js`);
   // From the TypeScript sources (vitest) the build's copy is under dist/, as for the worker script.
