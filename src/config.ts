@@ -78,9 +78,12 @@ function positiveInteger(name: string, value: number, max = 1e9): void {
   }
 }
 
+/** `name` as the user would know it: a flag, or for Adam's constants (no flags; only a damaged checkpoint can hold a bad one) the config's word. */
+const shownName = (name: string): string => (['beta1', 'beta2', 'eps'].includes(name) ? `Adam's ${name}` : `--${name}`);
+
 function positiveNumber(name: string, value: number): void {
   if (!Number.isFinite(value) || value <= 0) {
-    throw new UserError(`--${name} must be a positive number, got ${String(value)}.`);
+    throw new UserError(`${shownName(name)} must be a positive number, got ${String(value)}.`);
   }
 }
 
@@ -104,7 +107,7 @@ export function validateConfig(config: TrainConfig): TrainConfig {
     throw new UserError(`--seed must be a whole number from 0 to 4294967295, got ${String(config.seed)}.`);
   }
   for (const [name, value] of [['momentum', config.momentum], ['beta1', config.beta1], ['beta2', config.beta2]] as const) {
-    if (!Number.isFinite(value) || value < 0 || value >= 1) throw new UserError(`--${name} must be in [0, 1), got ${String(value)}.`);
+    if (!Number.isFinite(value) || value < 0 || value >= 1) throw new UserError(`${shownName(name)} must be in [0, 1), got ${String(value)}.`);
   }
   positiveNumber('eps', config.eps);
   return config;

@@ -29,7 +29,7 @@ function packageManifest(): { root: string; manifest: Manifest } {
   }
 }
 
-/** The folder holding nnfs's package.json (src/ under vitest, dist/src/ or dist/bin/ when built). */
+/** The folder holding nnfs's package.json, found upwards from this module (in src/ under vitest, in dist/ when built). */
 export function packageRoot(): string {
   return packageManifest().root;
 }

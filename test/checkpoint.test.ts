@@ -295,6 +295,7 @@ describe('damaged or foreign files', () => {
       [(m) => (m.sizes = 'four'), /metadata field sizes is not valid JSON/],
       [(m) => (m.config = JSON.stringify({ ...DEFAULTS, hidden: [3], lr: 'fast' })), /config field lr is missing or not a number/],
       [(m) => (m.config = JSON.stringify({ ...DEFAULTS, hidden: [3], optimizer: 'lbfgs' })), /holds an invalid training config \(--optimizer must be one of/],
+      [(m) => (m.config = JSON.stringify({ ...DEFAULTS, hidden: [3], beta1: 2 })), /holds an invalid training config \(Adam's beta1 must be in \[0, 1\), got 2\)/],
       [(m) => (m.config = JSON.stringify({ ...DEFAULTS })), /config's hidden widths \[16\] disagree with its layer sizes \[4,3,2\]/],
       [(m) => (m.epoch = '-1'), /metadata field epoch is "-1", not a non-negative whole number/],
       [(m) => (m.step = '1.5'), /metadata field step is "1.5"/],
