@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { describeFsError, INTERRUPTED_EXIT_CODE, UserError } from '../src/errors.js';
 import { cliEntry } from '../src/package-paths.js';
 import { offStopSignals, onStopSignals } from '../src/stop-signals.js';
-import type { EpochMetrics } from '../src/train/session.js';
+import type { EpochMetrics } from '../src/train/epoch-metrics.js';
 
 export interface ChildRun {
   /** Each epoch's metrics with the seconds since spawn at which its line arrived. */

@@ -10,7 +10,8 @@ import { loadCheckpoint, writeCheckpointFile } from '../src/checkpoint/store.js'
 import { FIXED_BY_CHECKPOINT } from '../src/commands/resume.js';
 import { whereStopped } from '../src/commands/training-run.js';
 import { DEFAULTS, type TrainConfig } from '../src/config.js';
-import { Session, type EpochMetrics, type Reporter } from '../src/train/session.js';
+import type { EpochMetrics } from '../src/train/epoch-metrics.js';
+import { Session, type Reporter } from '../src/train/session.js';
 import { CLI, firstSamples, hasStackTrace, realMnist, runCli, smallMnistFolder, startCli, tempDir } from './helpers.js';
 
 const quiet: Reporter = { epochStart() {}, progress() {}, epochEnd() {} };

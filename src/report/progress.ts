@@ -2,7 +2,8 @@
 // epoch elsewhere, or one JSON object per epoch with --json.
 
 import cliProgress from 'cli-progress';
-import type { EpochMetrics, Reporter } from '../train/session.js';
+import type { EpochMetrics } from '../train/epoch-metrics.js';
+import type { Reporter } from '../train/session.js';
 
 /**
  * 1234567.8 -> "1,234,568", as toLocaleString('en-US') writes it, but without loading ICU's

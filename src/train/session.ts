@@ -14,18 +14,7 @@ import { RunFailure } from '../errors.js';
 import { lossDiverged, weightsDiverged } from './divergence.js';
 import { appendMetrics, trimMetrics } from './metrics-file.js';
 import { microbatchesIn, stepRange } from './protocol.js';
-
-/** One line of metrics.jsonl and of `--json` output. */
-export interface EpochMetrics {
-  epoch: number;
-  trainLoss: number;
-  testLoss: number;
-  /** Fraction of the test set classified correctly, 0-1. */
-  testAccuracy: number;
-  /** Seconds of training in this epoch (evaluation and saving excluded). */
-  seconds: number;
-  samplesPerSecond: number;
-}
+import type { EpochMetrics } from './epoch-metrics.js';
 
 /** What a running session tells the terminal (or whoever listens). */
 export interface Reporter {

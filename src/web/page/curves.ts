@@ -2,14 +2,11 @@
 // metrics.jsonl, drawn as two small SVG line charts (no chart library: two polylines
 // and some ticks are all it takes).
 
+import type { EpochMetrics } from '../../train/epoch-metrics.js';
 import { fetchFromServer } from './fetch-server.js';
 
-interface EpochLine {
-  epoch: number;
-  trainLoss: number;
-  testLoss: number;
-  testAccuracy: number;
-}
+/** What the charts read of a metrics.jsonl line. */
+type EpochLine = Pick<EpochMetrics, 'epoch' | 'trainLoss' | 'testLoss' | 'testAccuracy'>;
 
 interface Series {
   name: string;
