@@ -3,7 +3,7 @@
 // events and checks the model's answer, the bars, the test digits and the curves.
 // Skipped, with the reason, where /usr/bin/chromium (or NNFS_CHROMIUM) is missing (apt-get install -y chromium).
 // Set NNFS_SCREENSHOT=/path/page.png to keep a screenshot of the page with the shipped model
-// (how src/web/screenshot.png, in the README, was made).
+// (how docs/screenshot.png, in the README, was made).
 
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
