@@ -61,8 +61,17 @@ function reportFailure(error: unknown): void {
   process.exitCode = 1;
 }
 
+/**
+ * A name yargs calls unknown, as the user typed it: yargs drops the dashes, so `-0.5` read as
+ * "0.5", a stray number; a word that was no flag stays as it is.
+ */
+function asTyped(name: string, args: readonly string[]): string {
+  const typed = args.find((arg) => arg === `--${name}` || arg === `-${name}` || arg.startsWith(`--${name}=`) || arg.startsWith(`-${name}=`));
+  return typed === undefined ? name : typed.startsWith('--') ? `--${name}` : `-${name}`;
+}
+
 /** yargs' usage complaints, some over several lines, as one sentence in nnfs's words. */
-function oneSentence(message: string): string {
+function oneSentence(message: string, args: readonly string[]): string {
   const [first, ...rest] = message.split('\n').map((line) => line.trim()).filter(Boolean);
   const bare = /^Not enough arguments following: (\S+)$/.exec(first);
   if (bare) return `--${bare[1]} needs a value.`;
@@ -72,7 +81,7 @@ function oneSentence(message: string): string {
     const names = unknown[1].split(', ');
     const camel = (name: string) => name.replace(/-([a-z])/g, (_, letter: string) => letter.toUpperCase());
     const kept = names.filter((name) => !names.some((other) => other !== name && camel(other) === name));
-    return `Unknown argument${kept.length === 1 ? '' : 's'}: ${kept.join(', ')}`;
+    return `Unknown argument${kept.length === 1 ? '' : 's'}: ${kept.map((name) => asTyped(name, args)).join(', ')}`;
   }
   const missing = /^Missing required arguments?: (.+)$/.exec(first);
   if (missing) {
@@ -115,7 +124,7 @@ async function main(): Promise<void> {
       // yargs' own complaints (unknown flag, missing value) and our flag parsers' errors,
       // which yargs re-wraps, are usage mistakes; anything else is passed on as it is.
       if (error instanceof UserError || error instanceof RunFailure) throw error;
-      if (!error || error.name === 'YError') throw new UserError(oneSentence(message ?? error?.message ?? 'bad command line'));
+      if (!error || error.name === 'YError') throw new UserError(oneSentence(message ?? error?.message ?? 'bad command line', args));
       throw error;
     })
     .help()

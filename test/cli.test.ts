@@ -147,27 +147,31 @@ describe('bad input', () => {
     [['--hidden', '16,,8'], /--hidden must be a comma-separated list/],
     [['--optimizer', 'rmsprop'], /--optimizer must be one of sgd, momentum, adam/],
     [['--threads', '2', '--threads', '3'], /--threads was given more than once/],
-    [['--frobnicate'], /Unknown argument: frobnicate/],
+    // Named as typed: yargs drops the dashes.
+    [['--frobnicate'], /^nnfs: Unknown argument: --frobnicate\.$/m],
+    [['stray'], /^nnfs: Unknown argument: stray\.$/m],
     // Number() reads these as 16 and 1; nobody types a learning rate in hex.
     [['--lr', '0x10'], /--lr must be a positive number, got 0x10\./],
     [['--lr-decay', '0b1'], /--lr-decay must be a number in \(0, 1\], got 0b1\./],
     // Dotted names made objects ("got [object Object]", or --json.x turning --json on).
-    [['--hidden.x', '5'], /Unknown argument: hidden\.x/],
-    [['--json.x', '1'], /Unknown argument: json\.x/],
+    [['--hidden.x', '5'], /Unknown argument: --hidden\.x/],
+    [['--json.x', '1'], /Unknown argument: --json\.x/],
     [['--momentum', '0.5'], /--momentum is for --optimizer momentum; adam takes none\./],
     // yargs reads any value but true as false: the run would print text without a word.
     [['--json=yes'], /^nnfs: --json takes no value \(got "yes"\); write --json alone\.$/m],
     [['--version=x'], /^nnfs: --version takes no value \(got "x"\); write --version alone\.$/m],
     [['--no-json=1'], /^nnfs: --no-json takes no value \(got "1"\); write --no-json alone\.$/m],
     // Only bench has --quick: with a value it is as unknown as without.
-    [['--quick=1'], /^nnfs: Unknown argument: quick\.$/m],
+    [['--quick=1'], /^nnfs: Unknown argument: --quick\.$/m],
     // A value that starts with a dash is a flag, never a bundle of one-letter flags: read as
     // -d -a -s -h, `--out -dash` printed the help and trained nothing, with status 0.
     [['--out', '-dash'], /^nnfs: --out needs a value\.$/m],
-    [['-dash'], /^nnfs: Unknown argument: dash\.$/m],
+    [['-dash'], /^nnfs: Unknown argument: -dash\.$/m],
+    // Not a stray number 0.5.
+    [['-0.5'], /^nnfs: Unknown argument: -0\.5\.$/m],
     // yargs added the camel-cased name: "Unknown arguments: frob-nicate, frobNicate."
-    [['--frob-nicate'], /^nnfs: Unknown argument: frob-nicate\.$/m],
-    [['--frob-nicate', '--x-y'], /^nnfs: Unknown arguments: frob-nicate, x-y\.$/m],
+    [['--frob-nicate'], /^nnfs: Unknown argument: --frob-nicate\.$/m],
+    [['--frob-nicate', '--x-y'], /^nnfs: Unknown arguments: --frob-nicate, --x-y\.$/m],
     // So a one-dash word is its two-dash flag, and gets the same checks.
     [['-json=yes'], /^nnfs: --json takes no value \(got "yes"\); write --json alone\.$/m],
     [['-json', '--no-json'], /^nnfs: --json was given more than once\.$/m],
