@@ -18,7 +18,7 @@ export function builder(yargs: Argv) {
   return yargs
     .option('checkpoint', checkpointOption)
     .option('index', { type: 'string', requiresArg: true, describe: 'test image number, 0-9999', defaultDescription: 'a random one', coerce: oneValue('index') })
-    .option('image', { type: 'string', requiresArg: true, describe: 'a PNG of a hand-drawn digit (up to 16,384 pixels a side, either polarity)', coerce: oneValue('image') })
+    .option('image', { type: 'string', requiresArg: true, describe: 'a PNG of a hand-drawn digit (up to 16,384 pixels a side and 50 million in all, either polarity)', coerce: oneValue('image') })
     .option('data', dataOption)
     .option('json', jsonOption)
     .example('$0 predict', 'a random test digit, with the shipped model')
