@@ -2,7 +2,7 @@
 // JSON line arrives (wall time since the spawn) and the process's peak memory.
 
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describeFsError, INTERRUPTED_EXIT_CODE, UserError } from '../src/errors.js';
@@ -27,13 +27,26 @@ function peakRssKB(pid: number): number {
   }
 }
 
-/** Refuses, in one sentence and before anything is measured, a temporary folder the cold-start and memory runs cannot write in. */
+/** What the cold-start run saves (20 checkpoints of 784-16-10 with Adam's state, about 150 KB each, and their metrics), with room to spare. */
+const TRAINING_RUN_BYTES = 4 * 2 ** 20;
+
+/** Refuses, in one sentence and before anything is measured, a temporary folder the cold-start and memory runs cannot write their checkpoints in. */
 export function assertTempFolderUsable(): void {
+  let folder: string | undefined;
   try {
-    rmSync(mkdtempSync(join(tmpdir(), 'nnfs-bench-')), { recursive: true });
+    folder = mkdtempSync(join(tmpdir(), 'nnfs-bench-'));
+    writeFileSync(join(folder, 'room'), Buffer.alloc(TRAINING_RUN_BYTES));
   } catch (e) {
-    throw new UserError(`bench cannot make a folder in ${tmpdir()} (TMPDIR) for its training runs: ${describeFsError(e)}.`);
+    throw new UserError(`bench cannot write its training runs in ${tmpdir()} (TMPDIR): ${describeFsError(e)}.`);
+  } finally {
+    if (folder) rmSync(folder, { recursive: true, force: true });
   }
+}
+
+/** A failed `nnfs train` as one sentence: its own last line says why (the disk filled up while it saved, say). */
+export function trainingRunFailed(code: number, stderr: string): UserError {
+  const last = stderr.trim().split('\n').at(-1)?.replace(/^nnfs: /, '').replace(/\.$/, '');
+  return new UserError(`bench's timed \`nnfs train\` run failed: ${last || `it exited with status ${code}`}.`);
 }
 
 /** How many watchTraining runs are under way: while one is, a stop signal is theirs to handle (they clean up, then exit). */
@@ -87,7 +100,7 @@ export function watchTraining(args: string[], stopWhen: (m: EpochMetrics) => boo
       watching--;
       rmSync(out, { recursive: true, force: true });
       if (stopped) process.exit(INTERRUPTED_EXIT_CODE);
-      if (code !== 0 && code !== null) reject(new Error(`nnfs train failed: ${stderr.trim()}`));
+      if (code !== 0 && code !== null) reject(trainingRunFailed(code, stderr));
       else resolve({ epochs, peakRssMB: Math.round(peak / 1024) });
     });
   });

@@ -36,7 +36,7 @@ function build(name: KernelName, spec: ModelSpec): Kernel {
   return createKernel(spec, name);
 }
 
-export function benchmarkKernels(data: Mnist, options: { maxTime: number; microbatch?: number }): KernelResult[] {
+export function benchmarkKernels(data: Mnist, options: { maxTime: number; microbatch?: number }): Promise<KernelResult[]> {
   const spec = modelSpec([data.train.inputSize, 16, data.train.classes]);
   const params = sharedFloat32(spec.paramCount);
   initParams(spec, 'he', 1, params);
@@ -68,6 +68,9 @@ export function benchmarkKernels(data: Mnist, options: { maxTime: number; microb
     const flops = pass === 'forward' ? forwardFlops(spec) : gradientFlops(spec);
     results.push({ kernel, pass, samplesPerSecond, gflops: (samplesPerSecond * flops) / 1e9, rme: target.stats.rme });
   });
-  suite.run({ async: false });
-  return results;
+  // Asynchronous, so that Ctrl-C is acted on between cycles, not only once the last kernel is done (up to 7 s).
+  return new Promise((resolve) => {
+    suite.on('complete', () => resolve(results));
+    suite.run({ async: true });
+  });
 }

@@ -37,7 +37,8 @@ export async function* runBench(options: BenchOptions): AsyncGenerator<BenchReco
     throw new UserError(`bench needs at least ${largest} training images (its largest batch); ${options.data ?? 'the data'} holds ${data.train.count}.`);
   }
   assertTempFolderUsable();
-  const dataArgs = options.data ? ['--data', options.data] : [];
+  // One word with its flag, so a folder named -mnist is a value, not a flag.
+  const dataArgs = options.data ? [`--data=${options.data}`] : [];
   // The speed-ups are over the smallest thread count.
   const threads = [...options.threads].sort((a, b) => a - b);
   yield { kind: 'machine', ...machineInfo() };
@@ -45,7 +46,7 @@ export async function* runBench(options: BenchOptions): AsyncGenerator<BenchReco
   for await (const row of measureScaling(data, threads, timing)) yield { kind: 'throughput', ...row };
   for await (const row of measureSync(data, threads, timing)) yield { kind: 'sync', ...row };
   yield { kind: 'original-recipe', threads: 1, ...(await measureOriginalRecipe(data, { ...timing, windows: options.quick ? 2 : 4 })) };
-  for (const row of benchmarkKernels(data, { maxTime: options.quick ? 0.1 : 1 })) yield { kind: 'kernel', ...row };
+  for (const row of await benchmarkKernels(data, { maxTime: options.quick ? 0.1 : 1 })) yield { kind: 'kernel', ...row };
 
   // From a cold start of `nnfs train` with the defaults, as a user runs it.
   const run = await watchTraining(['--epochs', '20', ...dataArgs], (m) => m.testAccuracy >= 0.95);

@@ -2,7 +2,7 @@
 // the engine issue refused with one sentence, a non-zero exit and nothing written.
 
 import { spawn, spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, cpSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
@@ -10,6 +10,7 @@ import fastStringWidth from 'fast-string-width';
 import { describe, expect, it } from 'vitest';
 import { loadCheckpoint } from '../src/checkpoint/store.js';
 import { loadMnist } from '../src/data/mnist.js';
+import { trainingRunFailed } from '../bench/child.js';
 import { CLI, hasStackTrace, ROOT, runCli, smallMnistFolder, tempDir } from './helpers.js';
 
 describe('help', () => {
@@ -285,18 +286,41 @@ describe('bench on small data', () => {
   it('refuses a temporary folder it cannot use for its training runs before measuring anything', () => {
     const result = runCli(['bench', '--quick', '--threads', '1', '--data', tiny], { env: { TMPDIR: join(tempDir(), 'absent') } });
     expect(result.status).toBe(1);
-    expect(result.stderr).toMatch(/^nnfs: bench cannot make a folder in .*absent \(TMPDIR\) for its training runs: .+\.\n$/);
+    expect(result.stderr).toMatch(/^nnfs: bench cannot write its training runs in .*absent \(TMPDIR\): .+\.\n$/);
     expect(result.stdout).toBe('');
   });
 
-  it('names the epoch it timed and measures kernels on a test set smaller than a microbatch', () => {
-    const result = runCli(['bench', '--quick', '--threads', '1', '--json', '--data', tiny], { timeout: 90_000 });
+  it('names the epoch it timed and measures kernels on a test set smaller than a microbatch, from a folder named like a flag', () => {
+    // Its timed `nnfs train` runs get the folder too: as `--data -tiny` they refused it as a missing value.
+    const parent = tempDir();
+    cpSync(tiny, join(parent, '-tiny'), { recursive: true });
+    const result = runCli(['bench', '--quick', '--threads', '1', '--json', '--data=-tiny'], { timeout: 90_000, cwd: parent });
     expect(result.status).toBe(0);
     const records = result.stdout.trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
     expect(records.find((r) => r.kind === 'original-recipe')?.samplesPerEpoch).toBe(300);
     for (const kernel of records.filter((r) => r.kind === 'kernel')) expect(kernel.samplesPerSecond).toBeGreaterThan(0);
     expect(records.filter((r) => r.kind === 'memory').map((r) => r.threads)).toEqual([1]);
   }, 90_000);
+
+  it('stopped while it times the kernels, exits at once, not when the last kernel is done', async () => {
+    const bench = spawn(process.execPath, [CLI, 'bench', '--quick', '--threads', '1', '--json', '--data', tiny], { stdio: ['ignore', 'pipe', 'ignore'] });
+    const exited = new Promise<number | null>((resolve) => bench.on('exit', resolve));
+    let out = '';
+    // The kernels are timed right after the original recipe's record.
+    await new Promise<void>((resolve) => bench.stdout.on('data', (chunk: Buffer) => ((out += chunk.toString()).includes('"original-recipe"') ? resolve() : undefined)));
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const signalled = performance.now();
+    bench.kill('SIGINT');
+    expect(await exited).toBe(130);
+    // The kernel phase lasts about 3 s; before, the signal waited for its end.
+    expect(performance.now() - signalled).toBeLessThan(1_500);
+  }, 60_000);
+
+  it('a timed `nnfs train` run that fails is one sentence, in its own words', () => {
+    const stderr = 'training 784-16-10 (adam, lr 0.005, batch 32) on 256 images with 2 threads -> /tmp/x/run\nnnfs: cannot save checkpoint /tmp/x/run/epoch-0001.safetensors: the disk is full.\n';
+    expect(trainingRunFailed(1, stderr).message).toBe("bench's timed `nnfs train` run failed: cannot save checkpoint /tmp/x/run/epoch-0001.safetensors: the disk is full.");
+    expect(trainingRunFailed(3, '').message).toBe("bench's timed `nnfs train` run failed: it exited with status 3.");
+  });
 
   it('stopped by SIGTERM or SIGHUP while it times the engine, exits 130 as the other commands do', async () => {
     for (const signal of ['SIGTERM', 'SIGHUP'] as const) {
