@@ -16,7 +16,7 @@ import type { Checkpoint } from '../src/checkpoint/types.js';
 import { DEFAULTS } from '../src/config.js';
 import { modelSpec } from '../src/model/spec.js';
 import { decodeWebModel } from '../src/web/model-file.js';
-import { CLI, idxBytes, ROOT, tempDir } from './helpers.js';
+import { CLI, idxBytes, ROOT, runCli, tempDir } from './helpers.js';
 
 const BUILT = existsSync(CLI) && existsSync(join(ROOT, 'dist', 'web', 'index.html'));
 
@@ -92,7 +92,8 @@ function raw(url: string, method: string, path: string): Promise<{ status: numbe
 function getAs(url: string, host: string, path: string): Promise<{ status: number; body: string }> {
   const { hostname, port } = new URL(url);
   return new Promise((done, fail) => {
-    request({ host: hostname, port, path, headers: { Host: host } }, (res) => {
+    // node:http takes an IPv6 address without the URL's brackets.
+    request({ host: hostname.replace(/^\[(.*)\]$/, '$1'), port, path, headers: { Host: host } }, (res) => {
       let body = '';
       res.on('data', (c: Buffer) => (body += c.toString()));
       res.on('end', () => done({ status: res.statusCode ?? 0, body }));
@@ -237,6 +238,18 @@ describe('nnfs serve over HTTP (built CLI)', { timeout: 30_000 }, () => {
     expect(rebound.body).toBe("nnfs serve answers only to this machine's own names (localhost, 127.0.0.1, [::1]), not evil.example.\n");
   });
 
+  it('bound to 127.0.0.1 written as IPv6 (::ffff:127.0.0.1), still answers only requests that name this machine', async () => {
+    const mapped = await serve(['--checkpoint', checkpoint, '--host', '::ffff:127.0.0.1']);
+    try {
+      const port = new URL(mapped.url).port;
+      expect((await getAs(mapped.url, `[::ffff:127.0.0.1]:${port}`, '/model.safetensors')).status).toBe(200);
+      expect((await getAs(mapped.url, `localhost:${port}`, '/model.safetensors')).status).toBe(200);
+      expect((await getAs(mapped.url, `evil.example:${port}`, '/model.safetensors')).status).toBe(403);
+    } finally {
+      await mapped.stop();
+    }
+  });
+
   it('sends a same-origin content security policy', async () => {
     const res = await raw(served.url, 'GET', '/');
     expect(res.headers['content-security-policy']).toContain("script-src 'self'");
@@ -341,19 +354,19 @@ describe('nnfs serve over HTTP (built CLI)', { timeout: 30_000 }, () => {
     }
   });
 
-  it('test digits that are not 28x28 are refused the same way: the page would misread them', async () => {
+  it('a --data it cannot show ends the command, as bad input does: a missing folder, or test digits that are not 28x28', () => {
     const small = tempDir('nnfs-data-');
     writeFileSync(join(small, 't10k-images-idx3-ubyte'), idxBytes(0x803, [5, 16, 16], new Uint8Array(5 * 256).fill(90)));
     writeFileSync(join(small, 't10k-labels-idx1-ubyte'), idxBytes(0x801, [5], new Uint8Array([0, 1, 2, 3, 4])));
-    const s = await serve(['--checkpoint', checkpoint, '--data', small]);
-    try {
-      const sentence = `${small} holds 16x16 images; the page shows MNIST's 28x28 digits.`;
-      expect(s.stderr()).toBe(`nnfs: no test digits to show: ${sentence}\n`);
-      const samples = await raw(s.url, 'GET', '/test-samples.json');
-      expect(samples.status).toBe(404);
-      expect(samples.body.toString()).toBe(sentence);
-    } finally {
-      expect(await s.stop()).toBe(0);
+    const missing = join(tempDir(), 'absent');
+    for (const [data, sentence] of [
+      [small, `${small} holds 16x16 images; the page shows MNIST's 28x28 digits.`],
+      [missing, `data folder ${missing} does not exist.`],
+    ]) {
+      const result = runCli(['serve', '--port', '0', '--checkpoint', checkpoint, '--data', data], { timeout: 20_000 });
+      expect(result.status).toBe(1);
+      expect(result.stderr).toMatch(new RegExp(`^nnfs: ${sentence.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\n$`));
+      expect(result.stdout).toBe('');
     }
   });
 

