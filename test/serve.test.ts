@@ -300,7 +300,13 @@ describe('nnfs serve over HTTP (built CLI)', { timeout: 30_000 }, () => {
   });
 
   it('a missing checkpoint: the server still starts, says why on stderr, and the page gets the same sentence', async () => {
-    const missing = join(dir, 'nowhere.safetensors');
+    // A misspelled name is the file that is missing, not a run folder's last.safetensors.
+    for (const missing of [join(dir, 'nowhere.safetensors'), join(dir, 'pretrained.safetensor')]) {
+      await missingCheckpointServed(missing);
+    }
+  });
+
+  async function missingCheckpointServed(missing: string): Promise<void> {
     const s = await serve(['--checkpoint', missing]);
     try {
       const sentence = `no checkpoint at ${missing}; train one with \`npx nnfs train\`.`;
@@ -312,7 +318,7 @@ describe('nnfs serve over HTTP (built CLI)', { timeout: 30_000 }, () => {
     } finally {
       expect(await s.stop()).toBe(0);
     }
-  });
+  }
 
   it('a checkpoint that appears or changes while serving (a run saving there) is what the page gets next', async () => {
     const folder = tempDir('nnfs-live-');

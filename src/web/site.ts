@@ -105,12 +105,13 @@ export async function buildSite(options: SiteOptions): Promise<Site> {
   const page = await readPageFiles(options.pageDir);
   // Resolved at every request: a run folder named before the run that makes it exists is
   // a folder (served by its last.safetensors) once that run has started. Until then a path
-  // that is not a .safetensors file stands for that folder's last.safetensors, so that its
-  // metrics are looked for in it, not in the folder above.
+  // with no extension stands for that folder's last.safetensors, so that its metrics are
+  // looked for in it, not in the folder above; one with an extension is a file (a
+  // misspelled pretrained.safetensor is not a folder to wait for).
   const checkpointFileNow = async () => {
     const file = await resolveCheckpointFile(options.checkpoint);
     const there = await fs.stat(file).then(() => true, () => false);
-    return there || extname(file) === '.safetensors' ? file : join(file, LAST_NAME);
+    return there || extname(file) !== '' ? file : join(file, LAST_NAME);
   };
   const checkpointFile = await checkpointFileNow();
 
