@@ -255,7 +255,7 @@ describe.skipIf(!HAVE_CHROMIUM)(`nnfs serve in headless Chromium (${CHROMIUM})`,
     // A canvas has no implicit role: without role="img" its aria-label names nothing.
     expect(await page.getByRole('img', { name: 'Drawing pad: draw one digit from 0 to 9' }).count()).toBe(1);
     expect(await page.getByRole('img', { name: 'The 28 by 28 image the model sees' }).count()).toBe(1);
-    expect(await page.getByRole('img', { name: /^test image #\d+, labelled \d$/ }).count()).toBe(24);
+    expect(await page.getByRole('img', { name: /^test image #\d+, labelled \d; the model reads \d, \d+\.\d% sure$/ }).count()).toBe(24);
   });
 
   it('draws the training curves from metrics.jsonl', async () => {

@@ -40,10 +40,12 @@ export async function showSamples(api: InferenceApi, grid: HTMLElement, summary:
     figure.className = ok ? 'sample' : 'sample mistake';
     figure.dataset.label = String(s.label);
     figure.dataset.predicted = String(predicted);
-    figure.title = `test image #${s.index}: label ${s.label}, model ${predicted} (${(p[predicted] * 100).toFixed(1)}%)`;
+    const sure = `${(p[predicted] * 100).toFixed(1)}%`;
+    figure.title = `test image #${s.index}: label ${s.label}, model ${predicted} (${sure})`;
     const caption = document.createElement('figcaption');
     caption.textContent = ok ? String(predicted) : `${predicted} ≠ ${s.label}`;
-    figure.append(digitCanvas(s.pixels, rows, cols, `test image #${s.index}, labelled ${s.label}`), caption);
+    // The title shows on hover only; a screen reader gets the same in the image's name.
+    figure.append(digitCanvas(s.pixels, rows, cols, `test image #${s.index}, labelled ${s.label}; the model reads ${predicted}, ${sure} sure`), caption);
     return figure;
   });
   grid.replaceChildren(...figures);
