@@ -5,7 +5,7 @@
 // PNG decoding, the web server) stay in chunks loaded only when needed.
 
 import { build } from 'esbuild';
-import { copyFile, readdir, rm } from 'node:fs/promises';
+import { chmod, copyFile, readdir, rm } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -49,3 +49,9 @@ await build({
 });
 // src/model/wasm/modules.ts finds each module beside the code that loads it.
 for (const file of await readdir(wasm)) if (file.endsWith('.wasm')) await copyFile(join(wasm, file), join(out, file));
+// npx keeps a project's bin links per folder and never updates them: in a checkout (this
+// one, or a user's, updated by git pull) where `npx nnfs` ran before the bundle existed, it
+// still runs dist/src/cli.js, the same command line unbundled, as a script of its own: so
+// that keeps its shebang (src/cli.ts) and stays executable (else sh reads it: 'Syntax
+// error: "(" unexpected', or 'Permission denied'). A fresh clone never needs this.
+await chmod(join(root, 'dist', 'src', 'cli.js'), 0o755);

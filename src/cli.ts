@@ -1,3 +1,4 @@
+#!/usr/bin/env node
 // The nnfs command line: one yargs command module per verb (src/commands). Beyond yargs'
 // parsing, it turns failures into one clear sentence on stderr, and catches what yargs would
 // misread or answer with its help: unknown commands, `help COMMAND`, one-dash flags.

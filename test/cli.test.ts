@@ -88,6 +88,13 @@ describe('a short real run', () => {
     expect(result.status).toBe(0);
     expect(result.stdout.trim()).toBe(version);
   });
+
+  it('runs as dist/src/cli.js too, where npx linked the bin in a checkout made before the bundle existed', () => {
+    // Run as the link runs it, as a program of its own: without its shebang sh read the JavaScript.
+    const result = spawnSync(join(ROOT, 'dist', 'src', 'cli.js'), ['--version'], { encoding: 'utf8' });
+    expect(result.stderr).toBe('');
+    expect(result.status).toBe(0);
+  });
 });
 
 describe('on a terminal', () => {
