@@ -458,6 +458,24 @@ describe.skipIf(!HAVE_CHROMIUM)(`nnfs serve in headless Chromium (${CHROMIUM})`,
     }
   });
 
+  it('on a 320 px phone the charts\' axis labels are still 10 px or more', async () => {
+    const phone = await browser.newPage({ viewport: { width: 320, height: 640 } });
+    try {
+      await phone.goto(served.url);
+      await phone.waitForSelector('#charts svg');
+      // SVG text is sized in the viewBox's units, so its size on screen shrinks with the chart.
+      const pixels = await phone.$$eval('#charts svg', (svgs) =>
+        svgs.map((svg) => {
+          const scale = svg.getBoundingClientRect().width / (svg as SVGSVGElement).viewBox.baseVal.width;
+          return parseFloat(getComputedStyle(svg.querySelector('text.tick')!).fontSize) * scale;
+        }),
+      );
+      for (const size of pixels) expect(size).toBeGreaterThanOrEqual(10);
+    } finally {
+      await phone.close();
+    }
+  });
+
   it('New digits after the server has stopped says so, and keeps the digits it had', async () => {
     await onOwnServer(checkpoint, async (second, other) => {
       await second.waitForSelector('#samples .sample');
