@@ -55,9 +55,14 @@ export function grayFromPad(rgba: Uint8Array | Uint8ClampedArray, width: number,
   const ink = new Float32Array(n);
   for (let i = 0; i < n; i++) {
     const alpha = rgba[i * 4 + 3] / 255;
-    ink[i] = 1 - Math.min(1, luminanceAt(rgba, i * 4) * alpha + (1 - alpha));
+    ink[i] = 1 - overBackdrop(luminanceAt(rgba, i * 4), alpha, 1);
   }
   return ink;
+}
+
+/** A pixel of `luminance` and `alpha` composited over a backdrop of luminance `backdrop` (1 white, 0 black). */
+function overBackdrop(luminance: number, alpha: number, backdrop: number): number {
+  return Math.min(1, luminance * alpha + backdrop * (1 - alpha));
 }
 
 /** Rec. 601 luminance (as PIL's 'L') of the pixel at byte `p`, 0..1. */
@@ -81,7 +86,7 @@ function holdsInk(max: number): boolean {
 function inkOver(backdrop: number, luminance: Float32Array, alpha: Float32Array, width: number, height: number): Float32Array {
   const n = width * height;
   const light = new Float32Array(n);
-  for (let i = 0; i < n; i++) light[i] = Math.min(1, luminance[i] * alpha[i] + backdrop * (1 - alpha[i]));
+  for (let i = 0; i < n; i++) light[i] = overBackdrop(luminance[i], alpha[i], backdrop);
   const ring = borderValues(light, width, height);
   // No pixels at all counts as light, as on a blank canvas.
   const darkOnLight = ring.length === 0 || ring.reduce((sum, v) => sum + v, 0) / ring.length > 0.5;

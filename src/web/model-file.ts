@@ -7,7 +7,6 @@ import { FORMAT_NAME } from '../checkpoint/format-name.js';
 import { decodeSafetensors, type TensorOut } from '../checkpoint/safetensors.js';
 import { modelSpec, setWeightsFromOutByIn, type ModelSpec } from '../model/spec.js';
 
-
 export interface WebModel {
   spec: ModelSpec;
   params: Float32Array;
