@@ -30,9 +30,9 @@ export function workersFor(requested: number, shape: Pick<MicrobatchShape, 'micr
   return Math.max(trainingThreads(requested, shape, cores), Math.min(threadsToRun(requested, cores), 2));
 }
 
-/** The compiled worker script, whoever asks: the bundled command line, dist/src, or the TypeScript sources (tests). */
+/** The bundled worker script (src/build.mjs), whoever asks: the bundled command line, dist/src, or the TypeScript sources (tests). */
 function workerScript(): string {
-  const script = join(packageRoot(), 'dist', 'workers', 'gradient.worker.js');
+  const script = join(packageRoot(), 'dist', 'bin', 'gradient.worker.js');
   if (!existsSync(script)) throw new Error(`the worker script is missing (looked for ${script}); run \`npm run build\` first`);
   return script;
 }
