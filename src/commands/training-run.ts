@@ -11,6 +11,7 @@ import type { Checkpoint, RunPosition } from '../checkpoint/types.js';
 import { layerSizes, type TrainConfig } from '../config.js';
 import { INTERRUPTED_EXIT_CODE, RunFailure } from '../errors.js';
 import { offStopSignals, onStopSignals } from '../stop-signals.js';
+import type { FingerprintInput } from '../data/fingerprint.js';
 import type { Mnist } from '../data/mnist.js';
 import { threadPlan } from './flags.js';
 import { BarReporter, JsonReporter, LineReporter } from '../report/progress.js';
@@ -19,12 +20,15 @@ import { onStdoutClosed, stdoutClosed } from '../report/stdout.js';
 import type { Piscina } from 'piscina';
 import { createPool } from '../train/pool.js';
 import { microbatchShape, type WorkerTask } from '../train/protocol.js';
-import { Session, type Reporter, type SessionOptions } from '../train/session.js';
+import { Session, type Reporter } from '../train/session.js';
 
 export interface TrainingRunOptions {
   config: TrainConfig;
-  /** Loads (and checks) the data; called once the worker threads are starting. */
-  loadData: () => Mnist;
+  /**
+   * Loads (and checks) the data; called once the worker threads are starting. It may pass
+   * the training images to `whenTrainRead` as soon as they are read (loadMnist).
+   */
+  loadData: (whenTrainRead?: (train: FingerprintInput) => void) => Mnist;
   threads: number;
   /** The run folder; none: a new one under checkpoints/ (newRunFolder). */
   outDir?: string;
@@ -85,7 +89,10 @@ async function trainOrResume(options: TrainingRunOptions): Promise<number> {
   const signalled = () => onSignal();
   onStopSignals(signalled);
   try {
-    const data = options.loadData();
+    // Hashed on a worker while this thread packs the images, where no core is spare (hashedOnWorker).
+    let digest: Promise<string> | undefined;
+    const hashOnWorker = options.resume === undefined && threads >= availableParallelism();
+    const data = options.loadData(hashOnWorker ? (train) => (digest = hashedOnWorker(pool, train)) : undefined);
     const outDir = options.outDir ?? newRunFolder();
     if (options.outDir === undefined) made.push(outDir);
     made.push(...assertWritable(outDir));
@@ -97,7 +104,7 @@ async function trainOrResume(options: TrainingRunOptions): Promise<number> {
     const reporter = chooseReporter(options, data);
     const session = new Session({
       config: options.config,
-      data: sessionData(data, pool, threads, options.resume !== undefined),
+      data: digest ? { train: data.train, test: data.test, fingerprint: digest } : data,
       threads,
       outDir,
       checkFolder: () => assertStillLocked(outDir),
@@ -195,18 +202,20 @@ function resumeCommand(options: TrainingRunOptions, checkpoint: string): string 
 }
 
 /**
- * The session's data. The first checkpoint needs the data's fingerprint, and hashing 47 MB
- * takes ~45 ms: on the main thread while the training threads hold every core (the second
- * epoch) it stalled them all, so then a worker hashes it while the run starts, when the
- * workers are still idle. With a core to spare the main thread hashes it when first needed,
- * as other commands do; a resumed run has hashed it already, to check it against the checkpoint.
+ * The training images' fingerprint, which the first checkpoint needs, hashed on a worker
+ * thread. Hashing 47 MB takes ~45 ms: on the main thread while the training threads hold
+ * every core it stalled them all, and on a worker once the data was loaded it held one
+ * of the two training threads back for the first 25-35 ms of the first epoch. Begun as
+ * soon as the images are read, it runs while this thread packs them and the workers are
+ * otherwise idle (2 cores: the first epoch's line ~20 ms sooner). With a core to spare the
+ * main thread hashes them when first needed, as other commands do; a resumed run has
+ * hashed them already, to check them against its checkpoint.
  */
-function sessionData(data: Mnist, pool: Piscina, threads: number, resumed: boolean): SessionOptions['data'] {
-  if (resumed || threads < availableParallelism()) return data; // its fingerprint is a lazy getter
-  const task: WorkerTask = { kind: 'fingerprint', data: data.train };
+function hashedOnWorker(pool: Piscina, train: FingerprintInput): Promise<string> {
+  const task: WorkerTask = { kind: 'fingerprint', data: train };
   const digest = (pool.run(task) as Promise<string>).catch((error: unknown) => {
     throw new RunFailure(`a worker thread failed while hashing the data: ${error instanceof Error ? error.message : String(error)}`);
   });
-  digest.catch(() => undefined); // awaited, and its failure reported, by the first save
-  return { train: data.train, test: data.test, fingerprint: digest };
+  digest.catch(() => undefined); // awaited, and its failure reported, by the first save (or lost with a failed start)
+  return digest;
 }

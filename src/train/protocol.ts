@@ -4,6 +4,7 @@
 import { availableParallelism } from 'node:os';
 import type { TrainConfig } from '../config.js';
 import type { Dataset } from '../data/dataset.js';
+import type { FingerprintInput } from '../data/fingerprint.js';
 import type { KernelName } from '../model/kernels.js';
 import { leavesPerTask, levelsFor } from './reduction-tree.js';
 
@@ -144,7 +145,7 @@ export type WorkerTask =
   /** Test samples [from, to): their summed loss and how many were predicted right. */
   | { kind: 'evaluate'; run: SharedRun; from: number; to: number }
   /** The data set's fingerprint (see data/mnist.ts), hashed on a worker while the run starts. */
-  | { kind: 'fingerprint'; data: Dataset }
+  | { kind: 'fingerprint'; data: FingerprintInput }
   /** Does nothing: `nnfs bench` times a round trip through the pool with it. */
   | { kind: 'noop' };
 
