@@ -371,7 +371,7 @@ describe('fuzz: IDX files on disk (readIdxFile, loadMnist)', () => {
       if (!result.ok) return;
       const { train: tr, test: te } = result.value;
       for (const d of [tr, te]) {
-        expect(d.pixels.length).toBe(d.count * d.rows * d.cols);
+        expect(d.sparse.offsets.length).toBe(d.count + 1);
         expect(d.labels.length).toBe(d.count);
         expect(d.inputSize).toBe(d.rows * d.cols);
         expect(d.classes).toBeGreaterThanOrEqual(2);

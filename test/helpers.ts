@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll } from 'vitest';
-import { makeDataset, type Dataset } from '../src/data/dataset.js';
+import { makeDataset, sharedUint8, type Dataset, unpackImages } from '../src/data/dataset.js';
 import { loadMnist, type Mnist } from '../src/data/mnist.js';
 import { cliEntry } from '../src/package-paths.js';
 
@@ -35,9 +35,16 @@ export function realMnist(): Mnist {
   return mnist;
 }
 
+/** Every pixel of the first `count` images of a data set (all by default), unpacked, in shared memory. */
+export function pixelsOf(data: Dataset, count = data.count): Uint8Array {
+  const pixels = sharedUint8(count * data.inputSize);
+  unpackImages(data, 0, count, pixels);
+  return pixels;
+}
+
 /** The first `count` samples of a data set, as a data set of its own. */
 export function firstSamples(data: Dataset, count: number): Dataset {
-  return makeDataset(data.pixels.subarray(0, count * data.inputSize), data.labels.subarray(0, count), {
+  return makeDataset(pixelsOf(data, count), data.labels.subarray(0, count), {
     count,
     rows: data.rows,
     cols: data.cols,
@@ -58,7 +65,7 @@ export function smallMnistFolder(train = 2000, test = 500): string {
   const dir = tempDir('nnfs-data-');
   const { train: tr, test: te } = realMnist();
   const write = (split: string, data: Dataset, count: number) => {
-    writeFileSync(join(dir, `${split}-images-idx3-ubyte`), idxBytes(0x803, [count, 28, 28], data.pixels.subarray(0, count * 784)));
+    writeFileSync(join(dir, `${split}-images-idx3-ubyte`), idxBytes(0x803, [count, 28, 28], pixelsOf(data, count)));
     writeFileSync(join(dir, `${split}-labels-idx1-ubyte`), idxBytes(0x801, [count], data.labels.subarray(0, count)));
   };
   mkdirSync(dir, { recursive: true });

@@ -10,9 +10,10 @@ import fc from 'fast-check';
 import { UserError } from '../src/errors.js';
 import { gunzipIfNeeded } from '../src/data/gzip.js';
 import { sharedBytesInUse } from '../src/shared-memory.js';
-import { packSparse, packSparsePlain, sharedUint8 } from '../src/data/dataset.js';
+import { imagePixels, packImages, packSparse, packSparsePlain, sharedUint8 } from '../src/data/dataset.js';
 import { parseIdx } from '../src/data/idx.js';
 import { defaultMnistDir, findIdxFile, loadMnist, loadSplit, readIdxFile, type Mnist } from '../src/data/mnist.js';
+import { pixelsOf } from './helpers.js';
 
 const real = defaultMnistDir();
 const file = (name: string) => join(real, name);
@@ -76,9 +77,9 @@ describe('real MNIST', () => {
     expect(mnist.test.count).toBe(10000);
     for (const d of [mnist.train, mnist.test]) {
       expect([d.rows, d.cols, d.inputSize, d.classes]).toEqual([28, 28, 784, 10]);
-      expect(d.pixels.length).toBe(d.count * 784);
+      expect(d.sparse.offsets.length).toBe(d.count + 1);
       expect(d.labels.length).toBe(d.count);
-      expect(d.pixels.buffer).toBeInstanceOf(SharedArrayBuffer);
+      expect(d.sparse.entries.buffer).toBeInstanceOf(SharedArrayBuffer);
       expect(d.labels.buffer).toBeInstanceOf(SharedArrayBuffer);
     }
     expect(mnist.train.labels[0]).toBe(5);
@@ -86,20 +87,18 @@ describe('real MNIST', () => {
     expect(mnist.fingerprint).toMatch(/^[0-9a-f]{64}$/);
   });
 
-  it('packs the nonzero pixels of each image exactly', () => {
-    for (const [d, i] of [[mnist.train, 0], [mnist.train, 1], [mnist.train, 59999], [mnist.test, 0], [mnist.test, 9999]] as const) {
-      const rebuilt = new Uint8Array(784);
-      for (let k = d.sparse.offsets[i]; k < d.sparse.offsets[i + 1]; k++) {
-        const entry = d.sparse.entries[k];
-        rebuilt[entry >>> 8] = entry & 0xff;
+  it('packs every pixel the files hold, and gives each image back exactly', () => {
+    for (const [d, name] of [[mnist.train, 'train-images-idx3-ubyte'], [mnist.test, 't10k-images-idx3-ubyte']] as const) {
+      const raw = readFileSync(file(name)).subarray(16);
+      expect(Buffer.from(pixelsOf(d)).equals(raw)).toBe(true);
+      // Every entry a nonzero pixel, in order within its image: what the kernels walk.
+      for (const i of [0, 1, d.count - 1]) {
+        const entries = [...d.sparse.entries.subarray(d.sparse.offsets[i], d.sparse.offsets[i + 1])];
+        const nonzero = [...raw.subarray(i * 784, (i + 1) * 784)].flatMap((value, p) => (value ? [(p << 8) | value] : []));
+        expect(entries).toEqual(nonzero);
+        expect(imagePixels(d, i)).toEqual(new Uint8Array(raw.subarray(i * 784, (i + 1) * 784)));
       }
-      expect(rebuilt).toEqual(d.pixels.subarray(i * 784, (i + 1) * 784));
     }
-  });
-
-  it('reads the same bytes as the files hold', () => {
-    const raw = readFileSync(file('t10k-images-idx3-ubyte'));
-    expect(Buffer.from(mnist.test.pixels).equals(raw.subarray(16))).toBe(true);
   });
 });
 
@@ -116,9 +115,9 @@ describe('file names and gzip', () => {
     const plain = loadMnist();
     expect(fromGzip.fingerprint).toBe(plain.fingerprint);
     expect(fromGzip.test.count).toBe(10000);
-    expect(Buffer.from(fromGzip.test.pixels).equals(Buffer.from(plain.test.pixels))).toBe(true);
+    expect(fromGzip.test.sparse).toEqual(plain.test.sparse);
     expect(Buffer.from(fromGzip.test.labels).equals(Buffer.from(plain.test.labels))).toBe(true);
-    expect(fromGzip.test.pixels.buffer).toBeInstanceOf(SharedArrayBuffer);
+    expect(fromGzip.test.sparse.entries.buffer).toBeInstanceOf(SharedArrayBuffer);
   });
 
   it('refuses a damaged gzip file', () => {
@@ -285,7 +284,7 @@ describe('bad data folders', () => {
 describe('sparse packing', () => {
   it('the SIMD packer gives exactly the plain loop\'s entries, on MNIST and on sizes that are not multiples of 16', () => {
     const { train } = loadMnist();
-    const some = train.pixels.subarray(0, 2000 * 784);
+    const some = pixelsOf(train, 2000);
     expect(packSparse(some, 2000, 784)).toEqual(packSparsePlain(some, 2000, 784));
     const odd = sharedUint8(7 * 37);
     for (let i = 0; i < odd.length; i++) odd[i] = (i * 7919) % 5 === 0 ? 0 : (i * 31) % 256;
@@ -295,6 +294,22 @@ describe('sparse packing', () => {
     const mixed = sharedUint8(1100 * 50);
     for (let i = 0; i < mixed.length; i++) mixed[i] = Math.imul(i + 1, 2654435761) >>> 30 === 0 ? 0 : 1 + ((i * 37) % 255);
     expect(packSparse(mixed, 1100, 50)).toEqual(packSparsePlain(mixed, 1100, 50));
+  });
+
+  it('packs images read a slice at a time as it packs them whole, in slices of at most ~800 KB or one image', () => {
+    for (const [count, size] of [[2500, 784], [3, 1000 * 1000], [1, 5]]) {
+      const pixels = sharedUint8(count * size);
+      for (let i = 0; i < pixels.length; i++) pixels[i] = Math.imul(i + 7, 2654435761) >>> 29 === 0 ? 1 + (i % 255) : 0;
+      const slices: number[] = [];
+      const packed = packImages(count, size, (first, n, into) => {
+        slices.push(n);
+        into.set(pixels.subarray(first * size, (first + n) * size));
+      });
+      expect(packed).toEqual(packSparsePlain(pixels, count, size));
+      // Twice over the images: once counting, once packing.
+      expect(slices.reduce((a, b) => a + b, 0)).toBe(2 * count);
+      expect(Math.max(...slices) * size).toBeLessThanOrEqual(Math.max(size, 1024 * 784));
+    }
   });
 
   it('the SIMD packer equals the plain loop on random images of any size and sparsity (property)', () => {

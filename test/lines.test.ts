@@ -3,6 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { UserError } from '../src/errors.js';
 import { generateLines } from '../src/data/lines.js';
+import { pixelsOf } from './helpers.js';
 import { Stream, hash32, normal, shuffledOrder, uniform } from '../src/rng.js';
 
 describe('generateLines', () => {
@@ -10,13 +11,14 @@ describe('generateLines', () => {
     const size = 16;
     const data = generateLines(2000, 7);
     expect([data.count, data.rows, data.cols, data.inputSize, data.classes]).toEqual([2000, 16, 16, 256, 2]);
-    expect(data.pixels.buffer).toBeInstanceOf(SharedArrayBuffer);
+    expect(data.sparse.entries.buffer).toBeInstanceOf(SharedArrayBuffer);
+    const pixels = pixelsOf(data);
     const ones = data.labels.reduce((sum, label) => sum + label, 0);
     expect(ones).toBeGreaterThan(850);
     expect(ones).toBeLessThan(1150);
     const positions = [new Set<number>(), new Set<number>()];
     for (let i = 0; i < data.count; i++) {
-      const image = data.pixels.subarray(i * 256, (i + 1) * 256);
+      const image = pixels.subarray(i * 256, (i + 1) * 256);
       const lit: number[] = [];
       image.forEach((value, p) => {
         if (value !== 0) {
@@ -41,18 +43,18 @@ describe('generateLines', () => {
     const a = generateLines(500, 42);
     const b = generateLines(500, 42);
     const c = generateLines(500, 43);
-    expect(Buffer.from(a.pixels).equals(Buffer.from(b.pixels))).toBe(true);
+    expect(Buffer.from(pixelsOf(a)).equals(Buffer.from(pixelsOf(b)))).toBe(true);
     expect(Buffer.from(a.labels).equals(Buffer.from(b.labels))).toBe(true);
-    expect(Buffer.from(a.pixels).equals(Buffer.from(c.pixels))).toBe(false);
+    expect(Buffer.from(pixelsOf(a)).equals(Buffer.from(pixelsOf(c)))).toBe(false);
     // A longer set starts with the shorter one: image i depends on (seed, i) only.
     const longer = generateLines(600, 42);
-    expect(Buffer.from(longer.pixels.subarray(0, 500 * 256)).equals(Buffer.from(a.pixels))).toBe(true);
+    expect(Buffer.from(pixelsOf(longer, 500)).equals(Buffer.from(pixelsOf(a)))).toBe(true);
   });
 
   it('takes other image sizes and refuses bad arguments', () => {
     const small = generateLines(10, 1, 8);
     expect([small.rows, small.cols, small.inputSize]).toEqual([8, 8, 64]);
-    expect(small.pixels.reduce((n, v) => n + (v === 255 ? 1 : 0), 0)).toBe(80);
+    expect(pixelsOf(small).reduce((n, v) => n + (v === 255 ? 1 : 0), 0)).toBe(80);
     expect(() => generateLines(0, 1)).toThrow(UserError);
     expect(() => generateLines(2.5, 1)).toThrow(UserError);
     expect(() => generateLines(10, 1, 1)).toThrow(UserError);

@@ -7,6 +7,7 @@ import { PNG } from 'pngjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { writeCheckpointFile } from '../src/checkpoint/store.js';
 import { DEFAULTS } from '../src/config.js';
+import { imagePixels } from '../src/data/dataset.js';
 import { loadSplit, defaultMnistDir } from '../src/data/mnist.js';
 import { modelSpec } from '../src/model/spec.js';
 import { ORIGINAL_WEIGHTS, ROOT, hasStackTrace, runCli, tempDir } from './helpers.js';
@@ -56,11 +57,11 @@ function refusal(args: string[]): string {
 
 /** Test image `index` scaled up to `side` x `side` (nearest pixel), drawn dark on a white page. */
 function testDigitPng(index: number, side: number): Buffer {
-  const test = loadSplit(defaultMnistDir(), 't10k');
+  const digit = imagePixels(loadSplit(defaultMnistDir(), 't10k'), index);
   const png = new PNG({ width: side, height: side });
   for (let y = 0; y < side; y++) {
     for (let x = 0; x < side; x++) {
-      const v = test.pixels[index * 784 + Math.floor((y * 28) / side) * 28 + Math.floor((x * 28) / side)];
+      const v = digit[Math.floor((y * 28) / side) * 28 + Math.floor((x * 28) / side)];
       png.data.set([255 - v, 255 - v, 255 - v, 255], (y * side + x) * 4);
     }
   }

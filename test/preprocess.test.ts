@@ -14,7 +14,7 @@ import { loadCheckpoint } from '../src/checkpoint/store.js';
 import { argmax, forward } from '../src/model/forward.js';
 import { modelSpec } from '../src/model/spec.js';
 import { pretrainedCheckpoint } from '../src/package-paths.js';
-import { realMnist } from './helpers.js';
+import { pixelsOf, realMnist } from './helpers.js';
 
 type Rgba = [number, number, number, number];
 const WHITE: Rgba = [255, 255, 255, 255];
@@ -358,6 +358,7 @@ describe('readDigitPng', () => {
 
 describe('digits on grey paper', () => {
   const { test } = realMnist();
+  const testPixels = pixelsOf(test);
   const model = loadCheckpoint(pretrainedCheckpoint());
 
   interface Drawing {
@@ -371,7 +372,7 @@ describe('digits on grey paper', () => {
 
   /** Test image k drawn 4x4 pixels to each of MNIST's. */
   function draw(k: number, { paper, ink, grain = 0, tight = false }: Drawing): { rgba: Uint8Array; width: number; height: number } {
-    const at = (x: number, y: number) => test.pixels[k * 784 + y * 28 + x];
+    const at = (x: number, y: number) => testPixels[k * 784 + y * 28 + x];
     let x0 = 0, y0 = 0, x1 = 27, y1 = 27;
     if (tight) {
       [x0, y0, x1, y1] = [28, 28, -1, -1];

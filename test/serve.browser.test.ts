@@ -15,7 +15,7 @@ import { readDatWeights } from '../src/checkpoint/dat-import.js';
 import { pretrainedCheckpoint } from '../src/package-paths.js';
 import { loadCheckpoint, saveCheckpoint } from '../src/checkpoint/store.js';
 import { DEFAULTS, ORIGINAL_RECIPE } from '../src/config.js';
-import type { Dataset } from '../src/data/dataset.js';
+import { imagePixels, type Dataset } from '../src/data/dataset.js';
 import { toMnistInput } from '../src/data/preprocess.js';
 import { argmax, forward } from '../src/model/forward.js';
 import { modelSpec } from '../src/model/spec.js';
@@ -80,7 +80,7 @@ function pickDigit(test: Dataset, label: number, sizes: number[], params: Float3
   const probs = new Float32Array(10);
   for (let index = 0; index < test.count; index++) {
     if (test.labels[index] !== label) continue;
-    const strokes = strokesOf(test.pixels.subarray(index * 784, (index + 1) * 784));
+    const strokes = strokesOf(imagePixels(test, index));
     forward(spec, params, toMnistInput(simulateDrawing(strokes), SIM, SIM), probs);
     if (argmax(probs) === label && probs[label] > 0.95) return { index, strokes };
   }

@@ -2,6 +2,7 @@
 // class probabilities, as the original project's network.py did.
 
 import type { Argv } from 'yargs';
+import { imagePixels } from '../data/dataset.js';
 import { defaultMnistDir, loadSplit } from '../data/mnist.js';
 import { MNIST_SIDE } from '../data/preprocess.js';
 import { UserError } from '../errors.js';
@@ -62,7 +63,7 @@ function testDigit(dataDir: string, requested: string | undefined): Digit {
     throw new UserError(`--index must be a whole number from 0 to ${test.count - 1}, got ${requested}.`);
   }
   const index = requested === undefined ? Math.floor(Math.random() * test.count) : asked;
-  const pixels = test.pixels.slice(index * test.inputSize, (index + 1) * test.inputSize);
+  const pixels = imagePixels(test, index);
   // The same byte -> float32 table as training, so a test image gives the kernels' exact inputs.
   const input = Float32Array.from(pixels, (v) => PIXEL_VALUE[v]);
   return { input, pixels, rows: test.rows, cols: test.cols, classes: test.classes, label: test.labels[index], index };

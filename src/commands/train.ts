@@ -78,8 +78,8 @@ export async function handler(args: TrainArgs): Promise<void> {
   });
   await runTraining({
     config,
-    loadData: (whenTrainRead) => {
-      const data = loadMnist(args.data, { whenTrainRead });
+    loadData: (whenTrainLoaded) => {
+      const data = loadMnist(args.data, { whenTrainLoaded });
       // Each step would take the whole set while the run claimed batches of this size.
       if (config.batchSize > data.train.count) {
         throw new UserError(`--batch-size ${config.batchSize} is more than the ${data.train.count} training image${data.train.count === 1 ? '' : 's'}; --batch-size ${data.train.count} trains on ${data.train.count === 1 ? 'it' : 'all of them'} at each step.`);

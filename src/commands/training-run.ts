@@ -26,9 +26,9 @@ export interface TrainingRunOptions {
   config: TrainConfig;
   /**
    * Loads (and checks) the data; called once the worker threads are starting. It may pass
-   * the training images to `whenTrainRead` as soon as they are read (loadMnist).
+   * the training set to `whenTrainLoaded` as soon as it is loaded (loadMnist).
    */
-  loadData: (whenTrainRead?: (train: FingerprintInput) => void) => Mnist;
+  loadData: (whenTrainLoaded?: (train: FingerprintInput) => void) => Mnist;
   threads: number;
   /** The run folder; none: a new one under checkpoints/ (newRunFolder). */
   outDir?: string;
@@ -89,7 +89,7 @@ async function trainOrResume(options: TrainingRunOptions): Promise<number> {
   const signalled = () => onSignal();
   onStopSignals(signalled);
   try {
-    // Hashed on a worker while this thread packs the images, where no core is spare (hashedOnWorker).
+    // Hashed on a worker while this thread loads the test set, where no core is spare (hashedOnWorker).
     let digest: Promise<string> | undefined;
     const hashOnWorker = options.resume === undefined && threads >= availableParallelism();
     const data = options.loadData(hashOnWorker ? (train) => (digest = hashedOnWorker(pool, train)) : undefined);
@@ -202,14 +202,14 @@ function resumeCommand(options: TrainingRunOptions, checkpoint: string): string 
 }
 
 /**
- * The training images' fingerprint, which the first checkpoint needs, hashed on a worker
- * thread. Hashing 47 MB takes ~45 ms: on the main thread while the training threads hold
- * every core it stalled them all, and on a worker once the data was loaded it held one
- * of the two training threads back for the first 25-35 ms of the first epoch. Begun as
- * soon as the images are read, it runs while this thread packs them and the workers are
- * otherwise idle (2 cores: the first epoch's line ~20 ms sooner). With a core to spare the
- * main thread hashes them when first needed, as other commands do; a resumed run has
- * hashed them already, to check them against its checkpoint.
+ * The training set's fingerprint, which the first checkpoint needs, hashed on a worker
+ * thread. Hashing its 47 MB of pixels takes ~45 ms: on the main thread while the training
+ * threads hold every core it stalled them all. Begun as soon as the training set is loaded,
+ * it runs while this thread loads the test set and sets the run up (on 2 cores it still
+ * holds one of the two training threads back for the first 20-40 ms of the first epoch,
+ * which costs the first epoch ~8 ms). With a core to spare the main thread hashes it when
+ * first needed, as other commands do; a resumed run has hashed it already, to check it
+ * against its checkpoint.
  */
 function hashedOnWorker(pool: Piscina, train: FingerprintInput): Promise<string> {
   const task: WorkerTask = { kind: 'fingerprint', data: train };

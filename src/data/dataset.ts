@@ -1,10 +1,13 @@
 // The in-memory shape of a labelled image data set, shared by the MNIST loader,
 // the synthetic lines generator and the worker threads.
 
-import { sharedInt32, sharedUint32 } from '../shared-memory.js';
+import { sharedInt32, sharedUint8, sharedUint32 } from '../shared-memory.js';
 import { PACK_OVERRUN_BYTES, wasmPacker } from './pack-wasm.js';
 
-/** Images and labels in shared memory, so every worker reads the same bytes without copies. */
+/**
+ * Images and labels in shared memory, so every worker reads the same bytes without copies.
+ * The images are kept only packed (`sparse`): unpackImages gives any image's pixels back.
+ */
 export interface Dataset {
   /** Number of samples. */
   count: number;
@@ -15,8 +18,6 @@ export interface Dataset {
   /** Image width and height, for display (28 x 28 for MNIST). */
   rows: number;
   cols: number;
-  /** count * inputSize pixel intensities 0-255, row-major, over a SharedArrayBuffer. */
-  pixels: Uint8Array;
   /** count class labels, over a SharedArrayBuffer. */
   labels: Uint8Array;
   /**
@@ -34,39 +35,72 @@ export interface SparseImages {
 
 export { sharedUint8 } from '../shared-memory.js';
 
-/** Images per call into the packer: see packSparse. */
-const PACK_SLICE = 1024;
+/** Bytes of pixels per call into the packer, per read of a file being packed (see packSlices) and per hash update: 1,024 MNIST images, about 800 KB, which stay in cache. */
+const SLICE_BYTES = 1024 * 784;
+
+/** Whole images in a slice of about SLICE_BYTES (one, where an image is bigger). */
+export function imagesPerSlice(inputSize: number): number {
+  return Math.max(1, Math.floor(SLICE_BYTES / inputSize));
+}
+
+/** Packs the nonzero pixels of `count` images held in memory (see Dataset.sparse). */
+export function packSparse(pixels: Uint8Array, count: number, inputSize: number): SparseImages {
+  if (!(pixels.buffer instanceof SharedArrayBuffer)) return packSparsePlain(pixels, count, inputSize);
+  return packSlices(count, inputSize, (first, n) => pixels.subarray(first * inputSize, (first + n) * inputSize));
+}
 
 /**
- * Packs the nonzero pixels of each image (see Dataset.sparse) into shared memory, with the
- * SIMD packer (pack.wat). It packs a slice of images per call: V8 first runs wasm from its
- * quick baseline compiler and swaps in optimised code only between calls, so one call for
- * the whole set would run unoptimised throughout (60,000 images: 52 ms instead of 39 ms,
- * of a cold start's ~450). The plain loop below takes about 200 ms.
+ * Packs `count` images that `readSlice` reads a slice at a time into `into` (the pixels of
+ * images [first, first + n)), so they never need to be in memory all at once: a 47 MB
+ * training set goes through one buffer of about 800 KB, read twice (once to count its nonzero
+ * pixels, once to pack them), instead of into 47 MB of fresh memory (on 2 cores: ~15 ms
+ * sooner to the first epoch, and 45 MB less memory).
  */
-export function packSparse(pixels: Uint8Array, count: number, inputSize: number): SparseImages {
+export function packImages(count: number, inputSize: number, readSlice: (first: number, n: number, into: Uint8Array) => void): SparseImages {
+  const buffer = sharedUint8(Math.min(count, imagesPerSlice(inputSize)) * inputSize);
+  return packSlices(count, inputSize, (first, n) => {
+    const into = buffer.subarray(0, n * inputSize);
+    readSlice(first, n, into);
+    return into;
+  });
+}
+
+/**
+ * The packing itself, with the SIMD packer (pack.wat), over the slices of images in shared
+ * memory that `slice` returns (imagesPerSlice); twice over: counting, then packing. V8 first runs
+ * wasm from its quick baseline compiler and swaps in optimised code only between calls, so
+ * one call for the whole set would run unoptimised throughout (60,000 images: 52 ms
+ * instead of 39 ms). The plain loops below take about 200 ms.
+ */
+function packSlices(count: number, inputSize: number, slice: (first: number, n: number) => Uint8Array): SparseImages {
   const packer = wasmPacker();
+  const perSlice = imagesPerSlice(inputSize);
   const offsets = sharedInt32(count + 1);
-  if (!packer || !(pixels.buffer instanceof SharedArrayBuffer)) return packSparsePlain(pixels, count, inputSize, offsets);
   let nonzero = 0;
-  for (let image = 0; image < count; image += PACK_SLICE) {
-    nonzero += packer.countNonzero(pixels.byteOffset + image * inputSize, Math.min(PACK_SLICE, count - image) * inputSize);
+  for (let image = 0; image < count; image += perSlice) {
+    const pixels = slice(image, Math.min(perSlice, count - image));
+    nonzero += packer ? packer.countNonzero(pixels.byteOffset, pixels.length) : countNonzeroPlain(pixels);
   }
-  const entries = sharedUint32(Math.max(1, nonzero) + PACK_OVERRUN_BYTES / 4).subarray(0, Math.max(1, nonzero));
+  const entries = sharedEntries(nonzero);
   let at = 0;
-  for (let image = 0; image < count; image += PACK_SLICE) {
-    const slice = Math.min(PACK_SLICE, count - image);
-    at = packer.pack(pixels.byteOffset + image * inputSize, slice, inputSize, offsets.byteOffset + image * 4, entries.byteOffset, at);
+  for (let image = 0; image < count; image += perSlice) {
+    const n = Math.min(perSlice, count - image);
+    const pixels = slice(image, n);
+    at = packer
+      ? packer.pack(pixels.byteOffset, n, inputSize, offsets.byteOffset + image * 4, entries.byteOffset, at)
+      : packPlain(pixels, n, inputSize, offsets.subarray(image), entries, at);
   }
   return { offsets, entries };
 }
 
-/** The same packing in plain TypeScript: the fallback, and the reference the tests compare with. */
-export function packSparsePlain(pixels: Uint8Array, count: number, inputSize: number, offsets = sharedInt32(count + 1)): SparseImages {
+function countNonzeroPlain(pixels: Uint8Array): number {
   let nonzero = 0;
-  for (let i = 0; i < count * inputSize; i++) if (pixels[i] !== 0) nonzero++;
-  const entries = sharedUint32(Math.max(1, nonzero) + PACK_OVERRUN_BYTES / 4).subarray(0, Math.max(1, nonzero));
-  let at = 0;
+  for (let i = 0; i < pixels.length; i++) if (pixels[i] !== 0) nonzero++;
+  return nonzero;
+}
+
+/** Packs `count` images into entries from `at`, their offsets into offsets[0..count]; returns the entry after the last. */
+function packPlain(pixels: Uint8Array, count: number, inputSize: number, offsets: Int32Array, entries: Uint32Array, at: number): number {
   for (let image = 0; image < count; image++) {
     offsets[image] = at;
     const base = image * inputSize;
@@ -76,10 +110,40 @@ export function packSparsePlain(pixels: Uint8Array, count: number, inputSize: nu
     }
   }
   offsets[count] = at;
+  return at;
+}
+
+/** The same packing in plain TypeScript: the fallback, and the reference the tests compare with. */
+export function packSparsePlain(pixels: Uint8Array, count: number, inputSize: number, offsets = sharedInt32(count + 1)): SparseImages {
+  const entries = sharedEntries(countNonzeroPlain(pixels.subarray(0, count * inputSize)));
+  packPlain(pixels, count, inputSize, offsets, entries, 0);
   return { offsets, entries };
 }
 
-/** Builds a Dataset from pixels and labels already in shared memory. */
+/** Room for `nonzero` entries (at least one), and the bytes the SIMD packer may write past the last. */
+function sharedEntries(nonzero: number): Uint32Array {
+  const length = Math.max(1, nonzero);
+  return sharedUint32(length + PACK_OVERRUN_BYTES / 4).subarray(0, length);
+}
+
+/** Image `index`'s pixels, unpacked: its digit to show. */
+export function imagePixels(data: Pick<Dataset, 'inputSize' | 'sparse'>, index: number): Uint8Array {
+  const pixels = new Uint8Array(data.inputSize);
+  unpackImages(data, index, 1, pixels);
+  return pixels;
+}
+
+/** The pixels of images [first, first + count) of `data`, unpacked into `into` (count * inputSize bytes). */
+export function unpackImages(data: Pick<Dataset, 'inputSize' | 'sparse'>, first: number, count: number, into: Uint8Array): void {
+  const { offsets, entries } = data.sparse;
+  into.fill(0, 0, count * data.inputSize);
+  for (let image = 0; image < count; image++) {
+    const base = image * data.inputSize;
+    for (let e = offsets[first + image], end = offsets[first + image + 1]; e < end; e++) into[base + (entries[e] >>> 8)] = entries[e] & 0xff;
+  }
+}
+
+/** Builds a Dataset from all its images' pixels (the packing keeps what it needs of them) and its labels, in shared memory. */
 export function makeDataset(
   pixels: Uint8Array,
   labels: Uint8Array,
@@ -92,7 +156,6 @@ export function makeDataset(
     classes: shape.classes,
     rows: shape.rows,
     cols: shape.cols,
-    pixels,
     labels,
     sparse: packSparse(pixels, shape.count, inputSize),
   };

