@@ -17,6 +17,12 @@ const HEADINGS: Record<string, string> = {
 
 const int = (n: unknown) => groupDigits(Number(n));
 
+/** '; median of 3 cold starts: 0.43, 0.46, 0.50 s' where there were several. */
+function coldStarts(runs: unknown): string {
+  if (!Array.isArray(runs) || runs.length < 2) return '';
+  return `; median of ${runs.length} cold starts: ${runs.map((t) => (t === null ? 'not reached' : Number(t).toFixed(2))).join(', ')} s`;
+}
+
 function line(r: BenchRecord): string {
   switch (r.kind) {
     case 'machine':
@@ -32,7 +38,7 @@ function line(r: BenchRecord): string {
     case 'time-to-accuracy':
       return r.seconds === null
         ? `  ${(Number(r.target) * 100).toFixed(2)}% test accuracy or more: not reached in 20 epochs`
-        : `  ${(Number(r.target) * 100).toFixed(2)}% test accuracy or more after ${Number(r.seconds).toFixed(2)} s (epoch ${r.epochs})`;
+        : `  ${(Number(r.target) * 100).toFixed(2)}% test accuracy or more after ${Number(r.seconds).toFixed(2)} s (epoch ${r.epochs}${coldStarts(r.runs)})`;
     case 'memory':
       return `  --threads ${String(r.threads).padStart(2)}  ${String(r.peakRssMB).padStart(4)} MiB  (${r.workerThreads} worker thread${r.workerThreads === 1 ? '' : 's'})`;
     default:

@@ -27,6 +27,9 @@ export const MEMORY_BATCH = 256;
 /** The original project's shipped weights score this on the test set. */
 const ORIGINAL_ACCURACY = 0.9244;
 
+/** Cold starts of `nnfs train` whose median time to each accuracy is reported (one with --quick). */
+const COLD_STARTS = 3;
+
 export async function* runBench(options: BenchOptions): AsyncGenerator<BenchRecord> {
   const timing = options.quick ? QUICK_TIMING : FULL_TIMING;
   // What could refuse the run is checked before anything is printed or measured.
@@ -48,11 +51,22 @@ export async function* runBench(options: BenchOptions): AsyncGenerator<BenchReco
   yield { kind: 'original-recipe', threads: 1, ...(await measureOriginalRecipe(data, { ...timing, windows: options.quick ? 2 : 4 })) };
   for (const row of await benchmarkKernels(data, { maxTime: options.quick ? 0.1 : 1 })) yield { kind: 'kernel', ...row };
 
-  // From a cold start of `nnfs train` with the defaults, as a user runs it.
-  const run = await watchTraining(['--epochs', '20', ...dataArgs], (m) => m.testAccuracy >= 0.95);
+  // From a cold start of `nnfs train` with the defaults, as a user runs it; the median of a
+  // few, since one start can differ from the next by a tenth of a second on a busy VM.
+  const runs = [];
+  for (let i = 0; i < (options.quick ? 1 : COLD_STARTS); i++) runs.push(await watchTraining(['--epochs', '20', ...dataArgs], (m) => m.testAccuracy >= 0.95));
   for (const target of [ORIGINAL_ACCURACY, 0.95]) {
-    const hit = run.epochs.find((e) => e.testAccuracy >= target);
-    yield { kind: 'time-to-accuracy', target, seconds: hit?.wallSeconds ?? null, epochs: hit?.epoch ?? null };
+    // The runs train the same weights, so each reaches the target at the same epoch.
+    const hits = runs.map((run) => run.epochs.find((e) => e.testAccuracy >= target));
+    const times = hits.map((hit) => hit?.wallSeconds ?? Infinity).sort((a, b) => a - b);
+    const median = times[(times.length - 1) >> 1];
+    yield {
+      kind: 'time-to-accuracy',
+      target,
+      seconds: Number.isFinite(median) ? median : null,
+      epochs: hits[0]?.epoch ?? null,
+      runs: times.map((t) => (Number.isFinite(t) ? t : null)),
+    };
   }
 
   // At batch 256 (16 microbatches), so that --threads N starts N workers where there are N

@@ -11,6 +11,7 @@ import { describe, expect, it } from 'vitest';
 import { loadCheckpoint } from '../src/checkpoint/store.js';
 import { loadMnist } from '../src/data/mnist.js';
 import { trainingRunFailed } from '../bench/child.js';
+import { textPrinter } from '../bench/format.js';
 import { CLI, hasStackTrace, ROOT, runCli, smallMnistFolder, tempDir } from './helpers.js';
 
 describe('help', () => {
@@ -322,6 +323,17 @@ describe('bench on small data', () => {
     // The kernel phase lasts about 3 s; before, the signal waited for its end.
     expect(performance.now() - signalled).toBeLessThan(1_500);
   }, 60_000);
+
+  it('gives the median of its cold starts, with each of them', () => {
+    let text = '';
+    const print = textPrinter((s) => (text += s));
+    print({ kind: 'time-to-accuracy', target: 0.9244, seconds: 0.46, epochs: 1, runs: [0.43, 0.46, 0.504] });
+    print({ kind: 'time-to-accuracy', target: 0.95, seconds: 0.81, epochs: 5, runs: [0.81] });
+    expect(text.split('\n').slice(1, 3)).toEqual([
+      '  92.44% test accuracy or more after 0.46 s (epoch 1; median of 3 cold starts: 0.43, 0.46, 0.50 s)',
+      '  95.00% test accuracy or more after 0.81 s (epoch 5)',
+    ]);
+  });
 
   it('a timed `nnfs train` run that fails is one sentence, in its own words', () => {
     const stderr = 'training 784-16-10 (adam, lr 0.005, batch 32) on 256 images with 2 threads -> /tmp/x/run\nnnfs: cannot save checkpoint /tmp/x/run/epoch-0001.safetensors: the disk is full.\n';
