@@ -28,9 +28,14 @@ export function sharedBytesInUse(): number {
 
 /** Reserves `bytes` (zeroed) and returns their byte offset in sharedMemory(). */
 function allocate(bytes: number): number {
-  const mem = sharedMemory();
   const start = Math.ceil(top / ALIGN) * ALIGN;
-  const end = start + Math.max(bytes, 0);
+  moveTop(start + Math.max(bytes, 0));
+  return start;
+}
+
+/** Ends the allocated memory at `end`, growing the memory to reach it. */
+function moveTop(end: number): void {
+  const mem = sharedMemory();
   if (end > MAX_PAGES * PAGE_BYTES) throw tooBig(end, 'over the 4 GiB limit of WebAssembly memory');
   const have = mem.buffer.byteLength;
   try {
@@ -39,7 +44,6 @@ function allocate(bytes: number): number {
     throw tooBig(end, 'the system refused them');
   }
   top = end;
-  return start;
 }
 
 /**
@@ -62,3 +66,15 @@ export const sharedInt32 = (length: number): Int32Array => view(Int32Array, leng
 export const sharedUint32 = (length: number): Uint32Array => view(Uint32Array, length);
 export const sharedFloat32 = (length: number): Float32Array => view(Float32Array, length);
 export const sharedFloat64 = (length: number): Float64Array => view(Float64Array, length);
+
+/**
+ * `array`, the latest allocation, resized to `length` elements, its contents kept: for an
+ * array whose length is known only once it is filled (the packed images). What it gives
+ * back must be as it was allocated (zero): the next allocation starts there.
+ */
+export function resizeLatest<T extends Uint8Array | Int32Array | Uint32Array>(array: T, length: number): T {
+  if (array.byteOffset + array.byteLength !== top) throw new Error('resizeLatest: not the latest allocation');
+  moveTop(array.byteOffset + length * array.BYTES_PER_ELEMENT);
+  const Type = array.constructor as View<T>;
+  return new Type(sharedMemory().buffer as unknown as SharedArrayBuffer, array.byteOffset, length);
+}

@@ -1,7 +1,7 @@
 // The in-memory shape of a labelled image data set, shared by the MNIST loader,
 // the synthetic lines generator and the worker threads.
 
-import { sharedInt32, sharedUint8, sharedUint32 } from '../shared-memory.js';
+import { resizeLatest, sharedInt32, sharedUint8, sharedUint32 } from '../shared-memory.js';
 import { PACK_OVERRUN_BYTES, wasmPacker } from './pack-wasm.js';
 
 /**
@@ -52,9 +52,8 @@ export function packSparse(pixels: Uint8Array, count: number, inputSize: number)
 /**
  * Packs `count` images that `readSlice` reads a slice at a time into `into` (the pixels of
  * images [first, first + n)), so they never need to be in memory all at once: a 47 MB
- * training set goes through one buffer of about 800 KB, read twice (once to count its nonzero
- * pixels, once to pack them), instead of into 47 MB of fresh memory (on 2 cores: ~15 ms
- * sooner to the first epoch, and 45 MB less memory).
+ * training set goes through one buffer of about 800 KB instead of into 47 MB of fresh
+ * memory (on 2 cores: ~15 ms sooner to the first epoch, and 45 MB less memory).
  */
 export function packImages(count: number, inputSize: number, readSlice: (first: number, n: number, into: Uint8Array) => void): SparseImages {
   const buffer = sharedUint8(Math.min(count, imagesPerSlice(inputSize)) * inputSize);
@@ -67,29 +66,30 @@ export function packImages(count: number, inputSize: number, readSlice: (first: 
 
 /**
  * The packing itself, with the SIMD packer (pack.wat), over the slices of images in shared
- * memory that `slice` returns (imagesPerSlice); twice over: counting, then packing. V8 first runs
- * wasm from its quick baseline compiler and swaps in optimised code only between calls, so
- * one call for the whole set would run unoptimised throughout (60,000 images: 52 ms
- * instead of 39 ms). The plain loops below take about 200 ms.
+ * memory that `slice` returns (imagesPerSlice), each read once: the entries grow by a slice's
+ * worst case before each slice and give back what it did not use (counting the nonzero
+ * pixels first meant reading every slice twice: ~10 ms more for MNIST). A call per slice
+ * also lets V8 swap in its optimised code for the packer's baseline code between calls; one
+ * call for the whole set would run unoptimised throughout (60,000 images: 52 ms instead of
+ * 39 ms). The plain loops below take about 200 ms.
  */
 function packSlices(count: number, inputSize: number, slice: (first: number, n: number) => Uint8Array): SparseImages {
   const packer = wasmPacker();
   const perSlice = imagesPerSlice(inputSize);
   const offsets = sharedInt32(count + 1);
-  let nonzero = 0;
-  for (let image = 0; image < count; image += perSlice) {
-    const pixels = slice(image, Math.min(perSlice, count - image));
-    nonzero += packer ? packer.countNonzero(pixels.byteOffset, pixels.length) : countNonzeroPlain(pixels);
-  }
-  const entries = sharedEntries(nonzero);
+  // The latest allocation, so it can grow by a slice's worst case (every pixel nonzero) before each slice.
+  let room = sharedUint32(0);
   let at = 0;
   for (let image = 0; image < count; image += perSlice) {
     const n = Math.min(perSlice, count - image);
+    room = resizeLatest(room, at + n * inputSize + PACK_OVERRUN_BYTES / 4);
     const pixels = slice(image, n);
     at = packer
-      ? packer.pack(pixels.byteOffset, n, inputSize, offsets.byteOffset + image * 4, entries.byteOffset, at)
-      : packPlain(pixels, n, inputSize, offsets.subarray(image), entries, at);
+      ? packer.pack(pixels.byteOffset, n, inputSize, offsets.byteOffset + image * 4, room.byteOffset, at)
+      : packPlain(pixels, n, inputSize, offsets.subarray(image), room, at);
   }
+  // What the packer wrote past the last entry stays allocated, so the next allocation starts at zeros.
+  const entries = resizeLatest(room, Math.max(1, at) + PACK_OVERRUN_BYTES / 4).subarray(0, Math.max(1, at));
   return { offsets, entries };
 }
 

@@ -5,7 +5,6 @@ import { wasmModule } from '../model/wasm/modules.js';
 import { sharedMemory, sharedUint8 } from '../shared-memory.js';
 
 export interface Packer {
-  countNonzero(pointer: number, count: number): number;
   /** Also writes up to PACK_OVERRUN_BYTES past the last entry (see pack.wat). */
   pack(pixels: number, count: number, size: number, offsets: number, entries: number, at: number): number;
 }

@@ -5,26 +5,6 @@
 (module
   (import "env" "memory" (memory 1 65536 shared))
 
-  ;; How many of `count` bytes from `ptr` are nonzero.
-  (func (export "countNonzero") (param $ptr i32) (param $count i32) (result i32)
-    (local $end i32) (local $n i32)
-    (local.set $end (i32.add (local.get $ptr) (i32.and (local.get $count) (i32.const -16))))
-    (block $done
-      (loop $blocks
-        (br_if $done (i32.ge_u (local.get $ptr) (local.get $end)))
-        (local.set $n (i32.add (local.get $n)
-          (i32.popcnt (i8x16.bitmask (i8x16.ne (v128.load (local.get $ptr)) (v128.const i64x2 0 0))))))
-        (local.set $ptr (i32.add (local.get $ptr) (i32.const 16)))
-        (br $blocks)))
-    (local.set $end (i32.add (local.get $end) (i32.and (local.get $count) (i32.const 15))))
-    (block $tailDone
-      (loop $tail
-        (br_if $tailDone (i32.ge_u (local.get $ptr) (local.get $end)))
-        (if (i32.load8_u (local.get $ptr)) (then (local.set $n (i32.add (local.get $n) (i32.const 1)))))
-        (local.set $ptr (i32.add (local.get $ptr) (i32.const 1)))
-        (br $tail)))
-    (local.get $n))
-
   ;; Sixteen-byte lane shuffles: entry m moves the 32-bit lanes whose bit is set in the 4-bit
   ;; mask m to the front, in order (bytes 0x80 read as zero).
   (data $shuffleTable "\80\80\80\80\80\80\80\80\80\80\80\80\80\80\80\80\00\01\02\03\80\80\80\80\80\80\80\80\80\80\80\80\04\05\06\07\80\80\80\80\80\80\80\80\80\80\80\80\00\01\02\03\04\05\06\07\80\80\80\80\80\80\80\80\08\09\0a\0b\80\80\80\80\80\80\80\80\80\80\80\80\00\01\02\03\08\09\0a\0b\80\80\80\80\80\80\80\80\04\05\06\07\08\09\0a\0b\80\80\80\80\80\80\80\80\00\01\02\03\04\05\06\07\08\09\0a\0b\80\80\80\80\0c\0d\0e\0f\80\80\80\80\80\80\80\80\80\80\80\80\00\01\02\03\0c\0d\0e\0f\80\80\80\80\80\80\80\80\04\05\06\07\0c\0d\0e\0f\80\80\80\80\80\80\80\80\00\01\02\03\04\05\06\07\0c\0d\0e\0f\80\80\80\80\08\09\0a\0b\0c\0d\0e\0f\80\80\80\80\80\80\80\80\00\01\02\03\08\09\0a\0b\0c\0d\0e\0f\80\80\80\80\04\05\06\07\08\09\0a\0b\0c\0d\0e\0f\80\80\80\80\00\01\02\03\04\05\06\07\08\09\0a\0b\0c\0d\0e\0f")
