@@ -14,9 +14,9 @@ export function builder(yargs: Argv) {
   return yargs
     .option('threads', { type: 'string', requiresArg: true, describe: 'thread counts to measure, comma-separated (speed-ups are over the smallest)', default: '1,2,4,8', coerce: integerList('threads', 1, MAX_THREADS) })
     .option('data', dataOption)
-    .option('quick', { type: 'boolean', default: false, describe: 'fewer and shorter measurements (about 13 s on 2 cores)' })
+    .option('quick', { type: 'boolean', default: false, describe: 'fewer and shorter measurements (about 15 s on 2 cores)' })
     .option('json', jsonOption)
-    .example('$0 bench', 'the full set (25-30 s on 2 cores)')
+    .example('$0 bench', 'the full set (about 30 s on 2 cores)')
     .example('$0 bench --threads 1,2,4,8,16 --json', 'machine-readable, on a bigger machine');
 }
 
