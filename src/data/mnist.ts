@@ -75,8 +75,8 @@ function openIdxFile(path: string): IdxReader {
     readFully(fd, head, 0, path);
     if (isGzip(head)) {
       const bytes = gunzipIfNeeded(readFileSync(path), path);
-      closeSync(fd);
       const header = parseIdxHeader(bytes, bytes.length, path);
+      closeSync(fd);
       const read = (into: Uint8Array, offset: number) => into.set(bytes.subarray(header.headerBytes + offset, header.headerBytes + offset + into.length));
       return { header, read, close: () => undefined };
     }
@@ -90,16 +90,12 @@ function openIdxFile(path: string): IdxReader {
     };
     return { header, read, close: () => closeSync(fd) };
   } catch (error) {
-    try {
-      closeSync(fd);
-    } catch {
-      // closed already (the gzip case), or the failure was the file itself
-    }
+    closeSync(fd);
     throw error instanceof UserError ? error : cannotRead(path, error);
   }
 }
 
-/** Reads one IDX file whole, straight from disk into shared memory (labels, and any file a test reads). */
+/** Reads one IDX file whole, straight from disk into shared memory (the labels). */
 export function readIdxFile(path: string): IdxFile {
   const file = openIdxFile(path);
   try {
