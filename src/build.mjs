@@ -36,10 +36,12 @@ const yargsTextWidth = {
  * worker.js, which it finds beside its code: in the bundle its __dirname becomes the
  * installed package's folder, found at run time.
  */
+let piscinaHomeSet = false;
 const piscinaHome = {
   name: 'piscina-home',
   setup(build) {
     build.onLoad({ filter: /[\\/]node_modules[\\/]piscina[\\/]dist[\\/]index\.js$/ }, async (args) => {
+      piscinaHomeSet = true;
       const code = await readFile(args.path, 'utf8');
       if (!code.includes("__dirname, 'worker.js'")) throw new Error(`${args.path} no longer finds worker.js beside itself: see piscinaHome in src/build.mjs`);
       return { contents: code.replaceAll('__dirname', "nnfsDirname(require.resolve('piscina'))"), loader: 'js' };
@@ -63,6 +65,7 @@ await build({
   legalComments: 'none',
   logLevel: 'warning',
 });
+if (!piscinaHomeSet) throw new Error("piscina's dist/index.js was not bundled: see piscinaHome in src/build.mjs");
 // The worker threads' script in one file as well: each thread loads it at start-up, while
 // the main thread loads the data, and on 2 cores they share the cores.
 await build({

@@ -1,8 +1,9 @@
 // One shared WebAssembly.Memory per process holds the data set, parameters, gradients and
 // optimiser state. Its buffer is a SharedArrayBuffer, so worker threads read every array
 // in place, and a WebAssembly kernel given the same Memory reaches them by byte offset.
-// Allocation only grows (a bump pointer): memory is never freed, which suits a command that
-// loads its data once and trains (a bench or a test builds several runs; each adds its own).
+// Allocation only grows (a bump pointer; only the latest allocation can give back its tail,
+// resizeLatest): memory is never freed, which suits a command that loads its data once and
+// trains (a bench or a test builds several runs; each adds its own).
 
 import { UserError } from './errors.js';
 

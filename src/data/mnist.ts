@@ -60,7 +60,11 @@ interface IdxReader {
   close(): void;
 }
 
-/** Opens an IDX file, plain or gzipped; the header is checked against the file's length before any data is read. */
+/**
+ * Opens an IDX file, plain or gzipped. A plain file's header is checked against its length
+ * before any data is read; a gzipped one is decompressed whole first (a bound in gzip.ts
+ * keeps that finite), then read from memory the same way.
+ */
 function openIdxFile(path: string): IdxReader {
   let fd: number;
   try {
