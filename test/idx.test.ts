@@ -302,15 +302,15 @@ describe('sparse packing', () => {
     expect(packSparse(mixed, 1100, 50)).toEqual(packSparsePlain(mixed, 1100, 50));
   });
 
-  it('packs images read a slice at a time as it packs them whole, in slices of at most ~800 KB or one image', () => {
-    for (const [count, size] of [[2500, 784], [3, 1000 * 1000], [1, 5]]) {
+  it('packs images read a slice at a time as it packs them whole, in slices of at most ~800 KB or one image, with or without the SIMD packer', () => {
+    for (const [[count, size], packer] of [[2500, 784], [3, 1000 * 1000], [1, 5]].flatMap((shape) => [[shape, undefined], [shape, null]] as const)) {
       const pixels = sharedUint8(count * size);
       for (let i = 0; i < pixels.length; i++) pixels[i] = Math.imul(i + 7, 2654435761) >>> 29 === 0 ? 1 + (i % 255) : 0;
       const slices: number[] = [];
       const packed = packImages(count, size, (first, n, into) => {
         slices.push(n);
         into.set(pixels.subarray(first * size, (first + n) * size));
-      });
+      }, packer);
       expect(packed).toEqual(packSparsePlain(pixels, count, size));
       // Each image read once.
       expect(slices.reduce((a, b) => a + b, 0)).toBe(count);

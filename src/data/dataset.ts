@@ -2,7 +2,7 @@
 // the synthetic lines generator and the worker threads.
 
 import { resizeLatest, sharedInt32, sharedUint8, sharedUint32 } from '../shared-memory.js';
-import { PACK_OVERRUN_BYTES, wasmPacker } from './pack-wasm.js';
+import { PACK_OVERRUN_BYTES, type Packer, wasmPacker } from './pack-wasm.js';
 
 /**
  * Images and labels in shared memory, so every worker reads the same bytes without copies.
@@ -46,7 +46,7 @@ export function imagesPerSlice(inputSize: number): number {
 /** Packs the nonzero pixels of `count` images held in memory (see Dataset.sparse). */
 export function packSparse(pixels: Uint8Array, count: number, inputSize: number): SparseImages {
   if (!(pixels.buffer instanceof SharedArrayBuffer)) return packSparsePlain(pixels, count, inputSize);
-  return packSlices(count, inputSize, (first, n) => pixels.subarray(first * inputSize, (first + n) * inputSize));
+  return packSlices(count, inputSize, (first, n) => pixels.subarray(first * inputSize, (first + n) * inputSize), wasmPacker() ?? null);
 }
 
 /**
@@ -55,13 +55,18 @@ export function packSparse(pixels: Uint8Array, count: number, inputSize: number)
  * training set goes through one buffer of about 800 KB instead of into 47 MB of fresh
  * memory (on 2 cores: ~15 ms sooner to the first epoch, and 45 MB less memory).
  */
-export function packImages(count: number, inputSize: number, readSlice: (first: number, n: number, into: Uint8Array) => void): SparseImages {
+export function packImages(
+  count: number,
+  inputSize: number,
+  readSlice: (first: number, n: number, into: Uint8Array) => void,
+  packer: Packer | null = wasmPacker() ?? null,
+): SparseImages {
   const buffer = sharedUint8(Math.min(count, imagesPerSlice(inputSize)) * inputSize);
   return packSlices(count, inputSize, (first, n) => {
     const into = buffer.subarray(0, n * inputSize);
     readSlice(first, n, into);
     return into;
-  });
+  }, packer);
 }
 
 /**
@@ -71,10 +76,10 @@ export function packImages(count: number, inputSize: number, readSlice: (first: 
  * pixels first meant reading every slice twice: ~10 ms more for MNIST). A call per slice
  * also lets V8 swap in its optimised code for the packer's baseline code between calls; one
  * call for the whole set would run unoptimised throughout (60,000 images: 52 ms instead of
- * 39 ms). The plain loops below take about 200 ms.
+ * 39 ms). With no packer (null: its module could not be loaded) the plain loops below do
+ * the same, in about 200 ms.
  */
-function packSlices(count: number, inputSize: number, slice: (first: number, n: number) => Uint8Array): SparseImages {
-  const packer = wasmPacker();
+function packSlices(count: number, inputSize: number, slice: (first: number, n: number) => Uint8Array, packer: Packer | null): SparseImages {
   const perSlice = imagesPerSlice(inputSize);
   const offsets = sharedInt32(count + 1);
   // The latest allocation, so it can grow by a slice's worst case (every pixel nonzero) before each slice.
