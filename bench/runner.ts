@@ -1,7 +1,7 @@
 // `nnfs bench`: every figure nnfs claims, measured here and now, one record at a time.
 
 import { loadMnist } from '../src/data/mnist.js';
-import { assertTempFolderUsable, watchTraining } from './child.js';
+import { assertTempFolderUsable, type ChildRun, watchTraining } from './child.js';
 import { benchmarkKernels } from './kernels.js';
 import { machineInfo } from './machine.js';
 import { DEFAULTS } from '../src/config.js';
@@ -53,7 +53,7 @@ export async function* runBench(options: BenchOptions): AsyncGenerator<BenchReco
 
   // From a cold start of `nnfs train` with the defaults, as a user runs it; the median of a
   // few, since one start can differ from the next by a tenth of a second on a busy VM.
-  const runs = [];
+  const runs: ChildRun[] = [];
   for (let i = 0; i < (options.quick ? 1 : COLD_STARTS); i++) runs.push(await watchTraining(['--epochs', '20', ...dataArgs], (m) => m.testAccuracy >= 0.95));
   for (const target of [ORIGINAL_ACCURACY, 0.95]) {
     // The runs train the same weights, so each reaches the target at the same epoch.

@@ -1,5 +1,6 @@
-// The name of a data set in checkpoints: resuming on other data is refused. A module of its
-// own, so the worker threads that hash it for a training run load nothing else of the loader.
+// The name of a data set in checkpoints: resuming on other data is refused. Commands hash it
+// on the main thread when they need it; a training run has a worker thread hash it
+// (src/commands/training-run.ts hashedOnWorker).
 
 import { createHash } from 'node:crypto';
 import { type Dataset, imagesPerSlice, unpackImages } from './dataset.js';
