@@ -5,13 +5,15 @@
 // server) stay in chunks loaded only when needed.
 
 import { build } from 'esbuild';
-import { chmod, copyFile, readdir, readFile, rm } from 'node:fs/promises';
+import { chmod, copyFile, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const out = join(root, 'dist', 'bin');
 const wasm = join(root, 'dist', 'src', 'model', 'wasm');
+const require = createRequire(import.meta.url);
 
 /**
  * yargs measures text with string-width, whose start-up (Intl.Segmenter, Unicode property
@@ -32,9 +34,10 @@ const yargsTextWidth = {
 
 /**
  * piscina is bundled too (loading its ~15 CommonJS files took ~25 ms of every training
- * command's start-up, against ~8 ms bundled), but its pool starts each thread on its own
- * worker.js, which it finds beside its code: in the bundle its __dirname becomes the
- * installed package's folder, found at run time.
+ * command's start-up, against ~8 ms bundled), and so is the worker.js its pool starts each
+ * thread on, found beside its code: in the bundle its __dirname becomes dist/bin/piscina,
+ * where the second build below puts that file, so the pool and its threads always come from
+ * the same piscina (the installed one could be updated without a rebuild).
  */
 let piscinaHomeSet = false;
 const piscinaHome = {
@@ -44,7 +47,7 @@ const piscinaHome = {
       piscinaHomeSet = true;
       const code = await readFile(args.path, 'utf8');
       if (!code.includes("__dirname, 'worker.js'")) throw new Error(`${args.path} no longer finds worker.js beside itself: see piscinaHome in src/build.mjs`);
-      return { contents: code.replaceAll('__dirname', "nnfsDirname(require.resolve('piscina'))"), loader: 'js' };
+      return { contents: code.replaceAll('__dirname', 'nnfsPiscinaHome'), loader: 'js' };
     });
   },
 };
@@ -59,8 +62,9 @@ await build({
   platform: 'node',
   target: ['node20'],
   plugins: [yargsTextWidth, piscinaHome],
-  // Bundled CommonJS packages (cli-progress, pngjs, benchmark) call require().
-  banner: { js: "import { createRequire as nnfsCreateRequire } from 'node:module'; import { dirname as nnfsDirname } from 'node:path'; const require = nnfsCreateRequire(import.meta.url);" },
+  // Bundled CommonJS packages (cli-progress, pngjs, benchmark) call require(); piscina's pool
+  // looks for its thread script in nnfsPiscinaHome (see piscinaHome). Every chunk is in dist/bin.
+  banner: { js: "import { createRequire as nnfsCreateRequire } from 'node:module'; import { fileURLToPath as nnfsFileURLToPath } from 'node:url'; const require = nnfsCreateRequire(import.meta.url); const nnfsPiscinaHome = nnfsFileURLToPath(new URL('piscina', import.meta.url));" },
   sourcemap: true,
   legalComments: 'none',
   logLevel: 'warning',
@@ -79,6 +83,26 @@ await build({
   legalComments: 'none',
   logLevel: 'warning',
 });
+// tsc type-checks the worker's sources and emits them into dist/workers, but every pool runs
+// the bundle above (src/train/pool.ts): the unused copy is removed so it cannot be run stale.
+await rm(join(root, 'dist', 'workers'), { recursive: true, force: true });
+// piscina's own thread script, which loads the one above; CommonJS, as piscina ships it, so
+// its folder says so (dist/bin is in this ES module package). Its optional native helper for
+// thread priorities (niceIncrement, which nnfs never sets) stays a run-time require.
+const piscinaOut = join(out, 'piscina');
+await build({
+  entryPoints: { worker: join(dirname(require.resolve('piscina')), 'worker.js') },
+  outdir: piscinaOut,
+  bundle: true,
+  format: 'cjs',
+  platform: 'node',
+  target: ['node20'],
+  external: ['@napi-rs/nice'],
+  sourcemap: true,
+  legalComments: 'none',
+  logLevel: 'warning',
+});
+await writeFile(join(piscinaOut, 'package.json'), '{ "type": "commonjs" }\n');
 // src/model/wasm/modules.ts finds each module beside the code that loads it.
 for (const file of await readdir(wasm)) if (file.endsWith('.wasm')) await copyFile(join(wasm, file), join(out, file));
 // npx keeps a project's bin links per folder and never updates them: in a checkout (this
