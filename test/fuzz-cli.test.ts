@@ -163,6 +163,7 @@ const FLAGS: Record<string, Record<string, readonly string[]>> = {
   bench: {
     // Any --threads in a case repeats the leading bad one, so bench still never starts.
     threads: BAD_BENCH_THREADS,
+    data: ['@data', '@damagedData', '@missing'],
     quick: [],
     json: [],
   },
