@@ -46,7 +46,7 @@ export function imagesPerSlice(inputSize: number): number {
 /** Packs the nonzero pixels of `count` images held in memory (see Dataset.sparse). */
 export function packSparse(pixels: Uint8Array, count: number, inputSize: number): SparseImages {
   if (!(pixels.buffer instanceof SharedArrayBuffer)) return packSparsePlain(pixels, count, inputSize);
-  return packSlices(count, inputSize, (first, n) => pixels.subarray(first * inputSize, (first + n) * inputSize), wasmPacker() ?? null);
+  return packSlices(count, inputSize, (first, n) => pixels.subarray(first * inputSize, (first + n) * inputSize), wasmPacker());
 }
 
 /**
@@ -59,7 +59,7 @@ export function packImages(
   count: number,
   inputSize: number,
   readSlice: (first: number, n: number, into: Uint8Array) => void,
-  packer: Packer | null = wasmPacker() ?? null,
+  packer: Packer | null = wasmPacker(),
 ): SparseImages {
   const buffer = sharedUint8(Math.min(count, imagesPerSlice(inputSize)) * inputSize);
   return packSlices(count, inputSize, (first, n) => {

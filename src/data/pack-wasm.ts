@@ -1,5 +1,5 @@
 // The SIMD image packer (src/model/wasm/pack.wat), instantiated once per thread over the
-// process's shared memory; undefined where its module cannot be loaded.
+// process's shared memory; null where its module cannot be loaded.
 
 import { wasmModule } from '../model/wasm/modules.js';
 import { sharedMemory, sharedUint8 } from '../shared-memory.js';
@@ -18,7 +18,7 @@ interface PackExports extends Packer {
 
 let packer: Packer | null | undefined;
 
-export function wasmPacker(): Packer | undefined {
+export function wasmPacker(): Packer | null {
   if (packer === undefined) {
     try {
       const exports = new WebAssembly.Instance(wasmModule('pack'), { env: { memory: sharedMemory() } }).exports as unknown as PackExports;
@@ -28,5 +28,5 @@ export function wasmPacker(): Packer | undefined {
       packer = null;
     }
   }
-  return packer ?? undefined;
+  return packer;
 }
